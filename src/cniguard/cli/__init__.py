@@ -1,0 +1,1 @@
+"""The command line. Heavy libraries are imported inside commands so `--help` stays instant."""

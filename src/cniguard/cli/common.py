@@ -1,0 +1,120 @@
+"""Options every reporting command shares, and what happens to a finished report."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cniguard.model.finding import Report
+
+EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
+
+
+class Fmt(str, Enum):
+    table = "table"
+    json = "json"
+    sarif = "sarif"
+    junit = "junit"
+    csv = "csv"
+    markdown = "markdown"
+    html = "html"
+
+
+class Sev(str, Enum):
+    critical = "critical"
+    high = "high"
+    medium = "medium"
+    low = "low"
+    info = "info"
+
+
+FormatOpt = Annotated[Fmt, typer.Option("--format", "-f", help="Output format.")]
+OutputOpt = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write the report to FILE instead of stdout.")
+]
+FailOnOpt = Annotated[
+    Sev | None,
+    typer.Option("--fail-on", help="Exit 1 when an unsuppressed finding at or above this fails."),
+]
+FailIncompleteOpt = Annotated[
+    bool,
+    typer.Option("--fail-on-incomplete", help="Exit 3 when part of the scope could not be read."),
+]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="cniguard.toml (tags, production, suppressions).")
+]
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Store the result: a SQLAlchemy URL (sqlite:///..., postgresql+psycopg://...) "
+        "or 'default' for SQLite in the user data directory.",
+    ),
+]
+
+
+def fail(message: str) -> typer.Exit:
+    """Print one clear error line and return the exit for input errors (code 2)."""
+    typer.echo(f"cniguard: error: {message}", err=True)
+    return typer.Exit(EXIT_INPUT)
+
+
+def load_config_opt(path: Path | None):  # type: ignore[no-untyped-def]
+    from cniguard.config import Config, load_config
+    from cniguard.model.codec import InputError
+
+    if path is None:
+        default = Path("cniguard.toml")
+        if not default.exists():
+            return Config()
+        path = default
+    try:
+        return load_config(path)
+    except InputError as exc:
+        raise fail(str(exc)) from None
+
+
+def exit_code(report: Report, fail_on: Sev | None, fail_on_incomplete: bool) -> int:
+    from cniguard.model.finding import severity_rank
+
+    if fail_on is not None:
+        threshold = severity_rank(fail_on.value)  # type: ignore[arg-type]
+        if any(severity_rank(f.severity) >= threshold for f in report.failing()):
+            return EXIT_FINDINGS
+    if fail_on_incomplete and report.coverage.get("gaps"):
+        return EXIT_INCOMPLETE
+    return EXIT_OK
+
+
+def emit(
+    report: Report,
+    *,
+    fmt: Fmt,
+    output: Path | None,
+    fail_on: Sev | None,
+    fail_on_incomplete: bool = False,
+    db: str | None = None,
+) -> None:
+    """Render, write, optionally store, then exit with the contract's exit code."""
+    from cniguard.report import render
+
+    color = output is None and sys.stdout.isatty()
+    text = render(report, fmt.value, color=color)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise fail(f"{output}: cannot write: {exc.strerror or exc}") from None
+        typer.echo(f"cniguard: wrote {fmt.value} report to {output}", err=True)
+    if db is not None:
+        from cniguard.store import save_report
+
+        scan_id = save_report(db, report)
+        typer.echo(f"cniguard: stored scan {scan_id} in {db}", err=True)
+    raise typer.Exit(exit_code(report, fail_on, fail_on_incomplete))

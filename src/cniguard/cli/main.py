@@ -1,0 +1,39 @@
+"""Entry point: builds the Typer app from the command modules."""
+
+from __future__ import annotations
+
+import typer
+
+from cniguard import __version__
+from cniguard.cli import core, scan
+
+app = typer.Typer(
+    name="cniguard",
+    help="Keeps the VPC CNI (aws-node) permissions of EKS clusters working and least-privilege.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cniguard {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """cniguard: find EKS clusters whose CNI permissions are missing or misplaced."""
+
+
+core.register(app)
+scan.register(app)
+
+
+def main() -> None:
+    app()

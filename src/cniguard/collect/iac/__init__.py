@@ -1,0 +1,1 @@
+"""Infrastructure-as-code collectors: Terraform, CloudFormation/CDK, eksctl, Kubernetes manifests."""

@@ -1,0 +1,140 @@
+"""User configuration (``cniguard.toml``): required tags, production, severities, suppressions.
+
+Example::
+
+    required_tags = ["owner", "cost-center", "environment"]
+
+    [production]
+    tag_key = "environment"
+    values = ["prod", "production"]
+
+    [severity]
+    CNI020 = "medium"
+
+    [thresholds]
+    stuck_pod_minutes = 10
+
+    [[suppressions]]
+    rule = "CNI011"
+    resource = "arn:aws:eks:*:111122223333:cluster/sandbox-*"
+    reason = "sandbox clusters run no IRSA"
+    expires = 2027-01-31
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from cniguard.model.codec import InputError
+from cniguard.model.finding import SEVERITIES, Severity
+
+DEFAULT_REQUIRED_TAGS = ("owner", "cost-center", "environment")
+
+
+@dataclass(frozen=True)
+class Suppression:
+    rule: str  # rule id or glob ("CNI02*")
+    resource: str  # glob over the finding's resource and cluster
+    reason: str
+    expires: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    required_tags: tuple[str, ...] = DEFAULT_REQUIRED_TAGS
+    production_tag_key: str = "environment"
+    production_values: tuple[str, ...] = ("prod", "production", "prd")
+    severity_overrides: dict[str, Severity] = field(default_factory=dict)
+    suppressions: tuple[Suppression, ...] = ()
+    stuck_pod_minutes: int = 10
+    today: dt.date | None = None  # fixed date for reproducible runs (demo, tests); None = today
+
+    def is_production(self, tags: dict[str, str] | None) -> bool:
+        if not tags:
+            return False
+        value = tags.get(self.production_tag_key)
+        return value is not None and value.strip().lower() in {
+            v.lower() for v in self.production_values
+        }
+
+    def current_date(self) -> dt.date:
+        return self.today or dt.datetime.now(dt.UTC).date()
+
+
+def _str_list(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InputError(f"{where}: expected a list of strings")
+    return tuple(value)
+
+
+def parse_config(data: dict[str, Any], source: str = "config") -> Config:
+    known = {"required_tags", "production", "severity", "suppressions", "thresholds"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise InputError(f"{source}: unknown key(s): {', '.join(unknown)}")
+    kwargs: dict[str, Any] = {}
+    if "required_tags" in data:
+        kwargs["required_tags"] = _str_list(data["required_tags"], f"{source}: required_tags")
+    prod = data.get("production", {})
+    if not isinstance(prod, dict):
+        raise InputError(f"{source}: [production] must be a table")
+    if "tag_key" in prod:
+        kwargs["production_tag_key"] = str(prod["tag_key"])
+    if "values" in prod:
+        kwargs["production_values"] = _str_list(prod["values"], f"{source}: production.values")
+    overrides: dict[str, Severity] = {}
+    for rule_id, sev in dict(data.get("severity", {})).items():
+        if sev not in SEVERITIES:
+            raise InputError(
+                f"{source}: severity.{rule_id} = {sev!r}; expected one of {', '.join(SEVERITIES)}"
+            )
+        overrides[str(rule_id)] = cast(Severity, sev)
+    kwargs["severity_overrides"] = overrides
+    thresholds = data.get("thresholds", {})
+    if "stuck_pod_minutes" in thresholds:
+        minutes = thresholds["stuck_pod_minutes"]
+        if not isinstance(minutes, int) or minutes < 0:
+            raise InputError(f"{source}: thresholds.stuck_pod_minutes must be a whole number")
+        kwargs["stuck_pod_minutes"] = minutes
+    sups = []
+    for i, raw in enumerate(data.get("suppressions", [])):
+        where = f"{source}: suppressions[{i}]"
+        if not isinstance(raw, dict):
+            raise InputError(f"{where}: must be a table")
+        missing = [k for k in ("rule", "reason") if not raw.get(k)]
+        if missing:
+            raise InputError(f"{where}: missing {', '.join(missing)} (a suppression needs a reason)")
+        expires = raw.get("expires")
+        if isinstance(expires, str):
+            try:
+                expires = dt.date.fromisoformat(expires)
+            except ValueError:
+                raise InputError(f"{where}: expires {expires!r} is not a YYYY-MM-DD date") from None
+        elif isinstance(expires, dt.datetime):
+            expires = expires.date()
+        elif expires is not None and not isinstance(expires, dt.date):
+            raise InputError(f"{where}: expires must be a date")
+        sups.append(
+            Suppression(
+                rule=str(raw["rule"]),
+                resource=str(raw.get("resource", "*")),
+                reason=str(raw["reason"]),
+                expires=expires,
+            )
+        )
+    kwargs["suppressions"] = tuple(sups)
+    return Config(**kwargs)
+
+
+def load_config(path: Path) -> Config:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: {exc}") from None
+    return parse_config(data, str(path))

@@ -1,0 +1,122 @@
+"""Kubernetes state of one cluster, reduced to the fields the CNI audit reads.
+
+Each collection is ``None`` when it could not be read (RBAC, timeout, not exported) and an empty
+tuple when it was read and is empty. Collectors fill these from the live API or from
+``kubectl get -o json`` exports; the shapes they read are the real API's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cniguard.model.common import Origin
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    name: str
+    value: str | None = None  # None: from valueFrom (fieldRef, secret), not a literal
+
+
+@dataclass(frozen=True)
+class Container:
+    name: str
+    image: str | None = None
+    env: tuple[EnvVar, ...] = ()
+    ready: bool | None = None
+    restart_count: int | None = None
+    waiting_reason: str | None = None
+
+    def env_value(self, name: str) -> str | None:
+        for var in self.env:
+            if var.name == name:
+                return var.value if var.value is not None else ""
+        return None
+
+
+@dataclass(frozen=True)
+class DaemonSet:
+    namespace: str
+    name: str
+    service_account: str
+    containers: tuple[Container, ...] = ()
+    desired: int | None = None
+    ready: int | None = None
+    unavailable: int | None = None
+    generation: int | None = None
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True)
+class ServiceAccount:
+    namespace: str
+    name: str
+    annotations: dict[str, str]
+    labels: dict[str, str] | None = None
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True)
+class Pod:
+    namespace: str
+    name: str
+    node_name: str | None = None
+    service_account: str | None = None
+    labels: dict[str, str] | None = None
+    phase: str | None = None
+    containers: tuple[Container, ...] = ()
+    created_at: str | None = None  # ISO-8601
+    ready: bool | None = None
+    owner_kind: str | None = None
+    owner_name: str | None = None
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    namespace: str
+    involved_kind: str
+    involved_name: str
+    reason: str
+    message: str
+    type: str = "Normal"
+    count: int = 1
+    first_seen: str | None = None
+    last_seen: str | None = None
+    reporting_component: str | None = None
+    action: str | None = None
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    labels: dict[str, str]
+    provider_id: str | None = None
+    ready: bool | None = None
+    ready_reason: str | None = None
+    ready_message: str | None = None
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True)
+class AwsAuthRole:
+    """One ``mapRoles`` entry of the ``kube-system/aws-auth`` ConfigMap."""
+
+    role_arn: str
+    username: str | None = None
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class KubeState:
+    """What was read from the cluster's Kubernetes API (or its exports) and when."""
+
+    collected_at: str | None = None  # ISO-8601; "now" for the age of stuck pods
+    context: str | None = None
+    daemonsets: tuple[DaemonSet, ...] | None = None
+    service_accounts: tuple[ServiceAccount, ...] | None = None
+    pods: tuple[Pod, ...] | None = None  # aws-node pods and pods not Running (stuck)
+    events: tuple[Event, ...] | None = None
+    nodes: tuple[Node, ...] | None = None
+    aws_auth: tuple[AwsAuthRole, ...] | None = None  # None: not read; () : no ConfigMap/entries
