@@ -1,0 +1,407 @@
+"""Per-cluster facts derived once from the inventory and shared by every rule.
+
+This is where "what does aws-node really run with" is decided: running aws-node pods' env wins over
+the ServiceAccount annotation, which wins over the add-on's ``serviceAccountRoleArn`` and the pod
+identity association. Every derived fact can be ``None`` (unknown), and says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Literal
+
+from cniguard.config import Config
+from cniguard.iam.actions import ALL_CNI_ACTIONS, essential_actions, required_actions
+from cniguard.iam.evaluate import RoleGrant, evaluate_role
+from cniguard.iam.trust import TrustAnalysis, analyze_irsa_trust, analyze_pod_identity_trust, issuer_host
+from cniguard.model.common import Origin
+from cniguard.model.inventory import Addon, Cluster, Inventory, NodeGroup, OidcProvider, Role
+from cniguard.model.kube import DaemonSet, Pod, ServiceAccount
+
+ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
+AUDIENCE_ANNOTATION = "eks.amazonaws.com/audience"
+IRSA_ENV = "AWS_ROLE_ARN"
+POD_IDENTITY_ENV = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
+AWS_NODE = "aws-node"
+KUBE_SYSTEM = "kube-system"
+
+BindingKind = Literal["irsa", "pod_identity", "none", "unknown"]
+
+
+@dataclass(frozen=True)
+class Binding:
+    """The identity aws-node uses, and which source said so."""
+
+    kind: BindingKind
+    role_arn: str | None = None
+    source: str | None = None  # "pods", "service_account", "addon", "pod_identity_association", "iac"
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class NodeRoleUse:
+    """A role that worker nodes of this cluster run with, and the node groups using it."""
+
+    role_arn: str
+    node_groups: tuple[NodeGroup, ...] = ()
+    via: tuple[str, ...] = ()  # "node group ng1", "access entry EC2_LINUX", "aws-auth"
+    linux: bool = True
+
+
+@dataclass(frozen=True)
+class PodEnvSummary:
+    pods: tuple[Pod, ...]
+    irsa_roles: dict[str, tuple[str, ...]] = field(default_factory=dict)  # role -> pod names
+    pod_identity: tuple[str, ...] = ()
+    without: tuple[str, ...] = ()  # pods with neither: they fall back to the node role
+
+
+def normalize_role_arn(arn: str) -> str:
+    """Drop a role path (aws-auth cannot hold one): ``role/a/b/Name`` -> ``role/Name``."""
+    head, sep, tail = arn.partition(":role/")
+    return f"{head}{sep}{tail.rsplit('/', 1)[-1]}" if sep else arn
+
+
+class InventoryIndex:
+    """Lookups shared by every cluster of one inventory (built once, read by all views)."""
+
+    def __init__(self, inventory: Inventory) -> None:
+        self.inventory = inventory
+        self.roles: dict[str, Role] = {}
+        for role in inventory.roles:
+            self.roles[role.arn] = role
+            self.roles.setdefault(normalize_role_arn(role.arn), role)
+        self.providers_by_host: dict[str, list[OidcProvider]] = {}
+        for p in inventory.oidc_providers:
+            self.providers_by_host.setdefault(p.url.rstrip("/").lower(), []).append(p)
+        self.providers_read = set(inventory.oidc_providers_read)
+        self._grants: dict[str, RoleGrant] = {}
+        # role ARN -> [(cluster ARN, how)], filled by the engine once every view exists (CNI014)
+        self.role_usage: dict[str, list[tuple[str, str]]] = {}
+
+    def role(self, arn: str | None) -> Role | None:
+        if arn is None:
+            return None
+        return self.roles.get(arn) or self.roles.get(normalize_role_arn(arn))
+
+    def grant(self, role: Role) -> RoleGrant:
+        grant = self._grants.get(role.arn)
+        if grant is None:
+            grant = self._grants[role.arn] = evaluate_role(role, ALL_CNI_ACTIONS)
+        return grant
+
+
+class ClusterView:
+    """One cluster with everything resolved that rules ask about."""
+
+    def __init__(self, cluster: Cluster, index: InventoryIndex, config: Config) -> None:
+        self.cluster = cluster
+        self.index = index
+        self.config = config
+        self.kube = cluster.kube
+        self.inventory = index.inventory
+
+    # --- scope ---------------------------------------------------------------------------------
+    @property
+    def is_iac(self) -> bool:
+        return self.inventory.kind == "iac"
+
+    def source_attempted(self, source: str) -> bool:
+        return source in self.inventory.sources
+
+    @cached_property
+    def environment(self) -> str | None:
+        tags = self.cluster.tags or {}
+        return tags.get(self.config.production_tag_key)
+
+    @cached_property
+    def production(self) -> bool:
+        return self.config.is_production(self.cluster.tags)
+
+    # --- Kubernetes objects --------------------------------------------------------------------
+    @cached_property
+    def daemonset(self) -> DaemonSet | None | Literal[False]:
+        """The aws-node DaemonSet; False when the list was read and it is absent; None unread."""
+        if self.kube is None or self.kube.daemonsets is None:
+            return None
+        for ds in self.kube.daemonsets:
+            if ds.namespace == KUBE_SYSTEM and ds.name == AWS_NODE:
+                return ds
+        return False
+
+    @cached_property
+    def service_account_name(self) -> str:
+        ds = self.daemonset
+        return ds.service_account if ds else AWS_NODE
+
+    @cached_property
+    def service_account(self) -> ServiceAccount | None | Literal[False]:
+        if self.kube is None or self.kube.service_accounts is None:
+            return None
+        for sa in self.kube.service_accounts:
+            if sa.namespace == KUBE_SYSTEM and sa.name == self.service_account_name:
+                return sa
+        return False
+
+    @cached_property
+    def aws_node_pods(self) -> tuple[Pod, ...] | None:
+        if self.kube is None or self.kube.pods is None:
+            return None
+        return tuple(
+            p
+            for p in self.kube.pods
+            if p.namespace == KUBE_SYSTEM
+            and ((p.labels or {}).get("k8s-app") == AWS_NODE or p.owner_name == AWS_NODE)
+        )
+
+    @cached_property
+    def pod_env(self) -> PodEnvSummary | None:
+        pods = self.aws_node_pods
+        if pods is None:
+            return None
+        irsa: dict[str, list[str]] = {}
+        pi: list[str] = []
+        without: list[str] = []
+        for pod in pods:
+            main = next((c for c in pod.containers if c.name == AWS_NODE), None)
+            containers = [main] if main else list(pod.containers)
+            role = next((c.env_value(IRSA_ENV) for c in containers if c.env_value(IRSA_ENV)), None)
+            if role:
+                irsa.setdefault(role, []).append(pod.name)
+            elif any(c.env_value(POD_IDENTITY_ENV) for c in containers):
+                pi.append(pod.name)
+            else:
+                without.append(pod.name)
+        return PodEnvSummary(
+            pods=pods,
+            irsa_roles={k: tuple(v) for k, v in irsa.items()},
+            pod_identity=tuple(pi),
+            without=tuple(without),
+        )
+
+    # --- EKS objects ---------------------------------------------------------------------------
+    @cached_property
+    def vpc_cni_addon(self) -> Addon | None | Literal[False]:
+        if self.cluster.addons is None:
+            return None
+        return next((a for a in self.cluster.addons if a.name == "vpc-cni"), False)
+
+    @cached_property
+    def pod_identity_role(self) -> str | None | Literal[False]:
+        """Role of the pod identity association for aws-node; False: none; None: not read."""
+        assocs = self.cluster.pod_identity_associations
+        if assocs is None:
+            return None
+        for a in assocs:
+            if a.namespace == KUBE_SYSTEM and a.service_account == self.service_account_name:
+                return a.role_arn
+        return False
+
+    @cached_property
+    def annotation_role(self) -> str | None | Literal[False]:
+        sa = self.service_account
+        if sa is None:
+            return None
+        if sa is False:
+            return False
+        return sa.annotations.get(ROLE_ARN_ANNOTATION) or False
+
+    # --- what aws-node uses -----------------------------------------------------------------------
+    @cached_property
+    def configured_binding(self) -> Binding:
+        """The dedicated identity set up for aws-node (annotation, add-on, pod identity)."""
+        annotation = self.annotation_role
+        pia = self.pod_identity_role
+        addon = self.vpc_cni_addon
+        if annotation:
+            return Binding("irsa", annotation, "service_account", "ServiceAccount annotation")
+        if pia:
+            return Binding("pod_identity", pia, "pod_identity_association", "pod identity association")
+        if annotation is None and addon and addon.service_account_role_arn:
+            return Binding(
+                "irsa", addon.service_account_role_arn, "addon", "add-on serviceAccountRoleArn"
+            )
+        missing = []
+        if annotation is None and not self.is_iac:
+            missing.append("the aws-node ServiceAccount was not read")
+        if pia is None:
+            missing.append("pod identity associations were not read")
+        if addon is None and not self.is_iac:
+            missing.append("the vpc-cni add-on was not read")
+        if missing:
+            return Binding("unknown", reason="; ".join(missing))
+        return Binding("none", reason="no IRSA annotation, add-on role or pod identity association")
+
+    @cached_property
+    def binding(self) -> Binding:
+        """What aws-node actually runs with: running pods' env first (domain.md A2 step 6)."""
+        env = self.pod_env
+        if env is not None and env.pods:
+            if env.irsa_roles:
+                role = max(env.irsa_roles, key=lambda r: len(env.irsa_roles[r]))
+                return Binding("irsa", role, "pods", "AWS_ROLE_ARN in running aws-node pods")
+            if env.pod_identity:
+                configured = self.configured_binding
+                role = configured.role_arn if configured.kind == "pod_identity" else None
+                if role is None and self.pod_identity_role:
+                    role = self.pod_identity_role
+                return Binding(
+                    "pod_identity", role, "pods", "pod identity env in running aws-node pods"
+                )
+            return Binding(
+                "none", source="pods", reason="running aws-node pods carry no IRSA or pod identity env"
+            )
+        return self.configured_binding
+
+    @cached_property
+    def dedicated_role(self) -> Role | None:
+        return self.index.role(self.binding.role_arn)
+
+    @cached_property
+    def dedicated_grant(self) -> RoleGrant | None:
+        role = self.dedicated_role
+        return self.index.grant(role) if role else None
+
+    @cached_property
+    def trust(self) -> TrustAnalysis | None:
+        """Trust analysis of the dedicated role for this cluster's aws-node."""
+        role = self.dedicated_role
+        if role is None or not role.exists:
+            return None
+        if self.binding.kind == "pod_identity":
+            return analyze_pod_identity_trust(role.trust_policy)
+        sa = self.service_account
+        audience = sa.annotations.get(AUDIENCE_ANNOTATION) if sa else None
+        return analyze_irsa_trust(
+            role.trust_policy,
+            issuer=self.cluster.oidc_issuer,
+            service_account=self.service_account_name,
+            audience=audience or "sts.amazonaws.com",
+        )
+
+    @cached_property
+    def oidc_provider(self) -> OidcProvider | None | Literal[False]:
+        """The IAM OIDC provider for the cluster's issuer; False: none; None: unknown."""
+        issuer = self.cluster.oidc_issuer
+        if issuer is None:
+            return None
+        found = self.index.providers_by_host.get(issuer_host(issuer).lower())
+        if found:
+            own = [p for p in found if p.account == self.cluster.account]
+            return (own or found)[0]
+        if self.cluster.account in self.index.providers_read or self.is_iac:
+            return False
+        return None
+
+    # --- node roles --------------------------------------------------------------------------------
+    @cached_property
+    def node_roles(self) -> tuple[NodeRoleUse, ...] | None:
+        """Roles of this cluster's EC2 worker nodes (not Fargate, not Auto Mode)."""
+        groups = self.cluster.node_groups
+        if groups is None:
+            return None
+        uses: dict[str, dict[str, object]] = {}
+
+        def add(arn: str, via: str, group: NodeGroup | None, linux: bool) -> None:
+            key = normalize_role_arn(arn)
+            entry = uses.setdefault(key, {"arn": arn, "groups": [], "via": [], "linux": False})
+            if group is not None:
+                entry["groups"].append(group)  # type: ignore[attr-defined]
+            entry["via"].append(via)  # type: ignore[attr-defined]
+            entry["linux"] = bool(entry["linux"]) or linux
+
+        for g in groups:
+            if g.kind == "auto" or g.role_arn is None:
+                continue
+            add(g.role_arn, f"{g.kind.replace('_', '-')} node group {g.name}", g, g.os == "linux")
+        for entry in self.cluster.access_entries or ():
+            if entry.type in ("EC2_LINUX", "EC2_WINDOWS"):
+                add(entry.principal_arn, f"access entry {entry.type}", None, entry.type == "EC2_LINUX")
+        if self.kube is not None and self.kube.aws_auth:
+            for m in self.kube.aws_auth:
+                if "system:nodes" in m.groups:
+                    windows = "eks:kube-proxy-windows" in m.groups
+                    add(m.role_arn, "aws-auth mapRoles", None, not windows)
+        return tuple(
+            NodeRoleUse(
+                role_arn=str(e["arn"]),
+                node_groups=tuple(e["groups"]),  # type: ignore[call-overload]
+                via=tuple(dict.fromkeys(e["via"])),  # type: ignore[call-overload]
+                linux=bool(e["linux"]),
+            )
+            for e in uses.values()
+        )
+
+    @cached_property
+    def unresolved_node_groups(self) -> tuple[NodeGroup, ...]:
+        return tuple(
+            g for g in self.cluster.node_groups or () if g.kind != "auto" and g.role_arn is None
+        )
+
+    @cached_property
+    def aws_node_runs(self) -> tuple[bool | None, str]:
+        """Whether aws-node runs (or will run) on this cluster, and why."""
+        ds = self.daemonset
+        if ds and (ds.desired or 0) > 0:
+            return True, f"the aws-node DaemonSet schedules {ds.desired} pod(s)"
+        groups = self.cluster.node_groups
+        linux_ec2 = [g for g in groups or () if g.os == "linux" and g.kind != "auto"]
+        if linux_ec2:
+            return True, f"{len(linux_ec2)} EC2 Linux node group(s)"
+        if any(e.type == "EC2_LINUX" for e in self.cluster.access_entries or ()):
+            return True, "an EC2_LINUX access entry admits self-managed Linux nodes"
+        if self.kube is not None and self.kube.aws_auth and any(
+            "system:nodes" in m.groups and "eks:kube-proxy-windows" not in m.groups
+            for m in self.kube.aws_auth
+        ):
+            return True, "aws-auth maps a Linux node role"
+        if groups is None:
+            return None, "node groups were not read"
+        kinds = []
+        if self.cluster.auto_mode or any(g.kind == "auto" for g in groups):
+            kinds.append("Auto Mode")
+        if self.cluster.fargate_profiles:
+            kinds.append("Fargate")
+        if any(g.os == "windows" for g in groups):
+            kinds.append("Windows")
+        if self.cluster.access_entries is None and not self.is_iac and not kinds:
+            return None, "access entries were not read (self-managed nodes may exist)"
+        if kinds:
+            return False, f"only {' and '.join(kinds)} compute: aws-node does not run"
+        return False, "no EC2 Linux compute: aws-node has no node to run on"
+
+    def role_grant(self, arn: str) -> RoleGrant | None:
+        role = self.index.role(arn)
+        return self.index.grant(role) if role else None
+
+    def required(self) -> tuple[str, ...]:
+        return required_actions(self.cluster.ip_family)
+
+    def essential(self) -> tuple[str, ...]:
+        return essential_actions(self.cluster.ip_family)
+
+    def origin_of(self, *objects: object) -> Origin | None:
+        """The first known origin among ``objects`` (for evidence and IaC locations)."""
+        for obj in objects:
+            origin = getattr(obj, "origin", None)
+            if isinstance(origin, Origin):
+                return origin
+        return self.cluster.origin
+
+
+def roles_in(views: Iterable[ClusterView]) -> dict[str, list[tuple[str, str]]]:
+    """role ARN -> [(cluster ARN, how it is used)], across the whole inventory (for CNI014)."""
+    usage: dict[str, list[tuple[str, str]]] = {}
+    for view in views:
+        for use in view.node_roles or ():
+            usage.setdefault(normalize_role_arn(use.role_arn), []).append(
+                (view.cluster.arn, "node role")
+            )
+        binding = view.configured_binding
+        if binding.role_arn:
+            usage.setdefault(normalize_role_arn(binding.role_arn), []).append(
+                (view.cluster.arn, f"aws-node {binding.kind} role")
+            )
+    return usage

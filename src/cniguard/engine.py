@@ -1,0 +1,267 @@
+"""evaluate(inventory) -> Report: runs every rule on every cluster, pure and fail-closed.
+
+A rule that raises becomes an ``unknown`` finding naming the error (never a crash, never a pass);
+every cluster of the inventory is in the report with its CNI identity mode and compliance.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+from cniguard import __version__
+from cniguard.analysis import ClusterView, InventoryIndex, roles_in
+from cniguard.config import Config, Suppression
+from cniguard.model.codec import dump_python
+from cniguard.model.finding import (
+    IDENTITY_MODES,
+    SEVERITIES,
+    AppliedSuppression,
+    ClusterResult,
+    Finding,
+    IdentityMode,
+    Location,
+    Report,
+    Status,
+)
+from cniguard.model.inventory import Inventory
+from cniguard.rules import RULES, Rule
+from cniguard.rules.common import dedicated_status
+
+SYMPTOM_RULES = ("CNI030", "CNI031", "CNI032")
+CAUSE_RULES = ("CNI001", "CNI004", "CNI010", "CNI012", "CNI003", "CNI040")
+COMPLIANCE_RULES = ("CNI001", "CNI002", "CNI004", "CNI010", "CNI012", "CNI013")
+NOT_COLLECTED = {
+    "k8s": "Kubernetes state was not collected (use --kube, --kube-context or --kube-export)",
+    "cloudtrail": "CloudTrail was not collected",
+}
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def run_rule(rule: Rule, view: ClusterView) -> list[Finding]:
+    """The rule's findings on one cluster; an exception becomes one ``unknown`` finding."""
+    if view.inventory.kind != "iac":
+        missing = [n for n in rule.needs if n not in view.inventory.sources]
+        if missing:
+            reason = "; ".join(NOT_COLLECTED[n] for n in missing)
+            return [rule.finding(view, "unknown", f"{reason}.", evidence={"missing": missing})]
+    try:
+        return list(rule.run(view))
+    except Exception as exc:  # a rule bug must not hide the cluster or pass it
+        return [
+            rule.finding(
+                view,
+                "unknown",
+                f"The rule could not be evaluated: {type(exc).__name__}: {exc}.",
+                evidence={"error": f"{type(exc).__name__}: {exc}"},
+                key="rule-error",
+            )
+        ]
+
+
+def _statuses(findings: Iterable[Finding], rule_ids: Iterable[str]) -> set[Status]:
+    ids = set(rule_ids)
+    return {f.status for f in findings if f.rule_id in ids}
+
+
+def identity_mode(view: ClusterView, findings: list[Finding]) -> tuple[IdentityMode, list[str]]:
+    """The cluster's CNI identity mode (design §3) and the reasons behind it."""
+    runs, why = view.aws_node_runs
+    if runs is False:
+        return "not_applicable", [why]
+    if runs is None:
+        return "unknown", [why]
+    binding = view.binding
+    if binding.kind == "unknown":
+        return "unknown", [binding.reason]
+    node = _statuses(findings, ["CNI002"])
+    node_grants = True if "fail" in node else (None if "unknown" in node else False)
+    if binding.kind in ("irsa", "pod_identity"):
+        reasons = [f"aws-node is bound to {binding.role_arn} ({binding.reason})"]
+        if node_grants:
+            return "mixed", [*reasons, "a node role still grants ENI-changing actions (CNI002)"]
+        grant = view.dedicated_grant
+        grants = grant.grants(view.essential()) if grant else None
+        if view.dedicated_role is not None and not view.dedicated_role.exists:
+            grants = False
+        if grants is False and node_grants is False:
+            return "none", [*reasons, "the bound role does not grant the CNI actions"]
+        if node_grants is None:
+            return "unknown", [*reasons, "whether a node role also grants them is unknown"]
+        return binding.kind, reasons
+    cni001 = _statuses(findings, ["CNI001"])
+    if "unknown" in cni001:
+        return "unknown", ["the node roles' permissions could not all be evaluated"]
+    if "pass" in cni001:
+        return "node_role", ["no dedicated identity: aws-node uses the node role's permissions"]
+    return "none", ["no dedicated identity and no node role grants the CNI actions"]
+
+
+def compliance(mode: IdentityMode, findings: list[Finding]) -> bool | None:
+    """Meets the IRSA-only standard: working dedicated identity, nothing on node roles, trust right."""
+    if mode in ("not_applicable", "unknown"):
+        return None
+    if mode not in ("irsa", "pod_identity"):
+        return False
+    statuses = _statuses(findings, COMPLIANCE_RULES)
+    if "fail" in statuses:
+        return False
+    return None if "unknown" in statuses else True
+
+
+def _link_causes(findings: list[Finding]) -> list[Finding]:
+    causes = [
+        {"rule_id": f.rule_id, "fingerprint": f.fingerprint, "resource": f.resource, "title": f.title}
+        for f in findings
+        if f.status == "fail" and f.rule_id in CAUSE_RULES
+    ]
+    out = []
+    for f in findings:
+        if f.status == "fail" and f.rule_id in SYMPTOM_RULES:
+            f = replace(f, evidence={**f.evidence, "likely_cause": causes})
+        out.append(f)
+    return out
+
+
+def _suppress(
+    findings: list[Finding], suppressions: tuple[Suppression, ...], today: dt.date, cluster_name: str
+) -> tuple[list[Finding], list[dict[str, Any]]]:
+    expired_used: list[dict[str, Any]] = []
+    out = []
+    for f in findings:
+        match = next(
+            (
+                s
+                for s in suppressions
+                if f.status != "pass"
+                and fnmatch.fnmatchcase(f.rule_id, s.rule)
+                and any(fnmatch.fnmatchcase(t, s.resource) for t in (f.resource, f.cluster, cluster_name))
+            ),
+            None,
+        )
+        if match is not None:
+            expired = match.expires is not None and match.expires < today
+            expires = match.expires.isoformat() if match.expires else None
+            f = replace(f, suppression=AppliedSuppression(match.reason, expires, expired))
+            if expired:
+                expired_used.append(
+                    {"rule": match.rule, "resource": match.resource, "reason": match.reason,
+                     "expires": expires, "finding": f.fingerprint}
+                )
+        out.append(f)
+    return out, expired_used
+
+
+def _pct(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 1) if whole else None
+
+
+def kpis(clusters: list[ClusterResult], findings: list[Finding]) -> dict[str, Any]:
+    """Point-in-time KPIs of one report (the store adds trends over time)."""
+    applicable = [c for c in clusters if c.cni_identity != "not_applicable"]
+    prod = [c for c in applicable if c.production]
+    active = [f for f in findings if f.active]
+    by_mode = Counter(c.cni_identity for c in clusters)
+    prod_by_mode = Counter(c.cni_identity for c in clusters if c.production)
+    covered = {f.cluster for f in findings if f.rule_id == "CNI090" and f.status == "pass"}
+    return {
+        "clusters": len(clusters),
+        "irsa_compliance_pct": _pct(sum(c.compliant is True for c in applicable), len(applicable)),
+        "irsa_compliance_pct_production": _pct(sum(c.compliant is True for c in prod), len(prod)),
+        "clusters_by_identity": {m: by_mode.get(m, 0) for m in IDENTITY_MODES},
+        "prod_clusters_by_identity": {m: prod_by_mode.get(m, 0) for m in IDENTITY_MODES},
+        "prod_clusters_on_node_role": sum(
+            c.cni_identity in ("node_role", "mixed") for c in clusters if c.production
+        ),
+        "open_findings_by_severity": {s: sum(f.severity == s for f in active) for s in SEVERITIES},
+        "node_role_findings_high_critical": sum(
+            f.rule_id == "CNI002" and f.severity in ("high", "critical") for f in active
+        ),
+        "unknown_findings": sum(f.status == "unknown" for f in findings),
+        "suppressed_findings": sum(
+            f.status == "fail" and f.suppression is not None and not f.suppression.expired
+            for f in findings
+        ),
+        "coverage_pct": _pct(len(covered), len(clusters)),
+    }
+
+
+def evaluate(
+    inventory: Inventory,
+    config: Config | None = None,
+    *,
+    rules: tuple[Rule, ...] = RULES,
+    generated_at: str | None = None,
+) -> Report:
+    """Evaluate every rule on every cluster of ``inventory``."""
+    config = config or Config()
+    index = InventoryIndex(inventory)
+    views = [ClusterView(c, index, config) for c in inventory.clusters]
+    index.role_usage = roles_in(views)
+    today = config.current_date()
+    active_rules = tuple(r for r in rules if inventory.kind != "iac" or r.iac)
+    all_findings: list[Finding] = []
+    results: list[ClusterResult] = []
+    expired: list[dict[str, Any]] = []
+    for view in views:
+        findings: list[Finding] = []
+        for rule in active_rules:
+            findings.extend(run_rule(rule, view))
+        findings = _link_causes(findings)
+        findings, used = _suppress(findings, config.suppressions, today, view.cluster.name)
+        expired.extend(used)
+        try:
+            mode, reasons = identity_mode(view, findings)
+        except Exception as exc:  # keep the cluster in the report whatever happens
+            mode, reasons = "unknown", [f"identity mode could not be derived: {exc}"]
+        dedicated_works = None
+        if mode in ("irsa", "pod_identity", "mixed"):
+            dedicated_works = dedicated_status(view).works
+        origin = view.cluster.origin
+        results.append(
+            ClusterResult(
+                name=view.cluster.name,
+                arn=view.cluster.arn,
+                account=view.cluster.account,
+                region=view.cluster.region,
+                environment=view.environment,
+                production=view.production,
+                cni_identity=mode,
+                compliant=compliance(mode, findings),
+                identity_role_arn=view.binding.role_arn if dedicated_works is not None else None,
+                reasons=tuple(reasons),
+                location=Location(origin.file, origin.line) if origin and origin.file else None,
+            )
+        )
+        all_findings.extend(findings)
+    coverage: dict[str, Any] = {
+        "kind": inventory.kind,
+        "accounts": list(inventory.accounts),
+        "regions": list(inventory.regions),
+        "sources": list(inventory.sources),
+        "clusters": len(inventory.clusters),
+        "gaps": [dump_python(g) for g in inventory.gaps],
+        "rules_evaluated": [r.id for r in active_rules],
+        "rules_not_applicable": [r.id for r in rules if r not in active_rules],
+        "expired_suppressions": expired,
+        **({"collection": inventory.meta} if inventory.meta else {}),
+    }
+    return Report(
+        kind=inventory.kind,
+        generated_at=generated_at or _now(),
+        tool_version=__version__,
+        clusters=tuple(results),
+        findings=tuple(all_findings),
+        coverage=coverage,
+        kpis=kpis(results, all_findings),
+    )
+
+
+__all__ = ["evaluate", "identity_mode", "kpis", "run_rule"]
