@@ -1,4 +1,4 @@
-"""Output formats. Each module renders a finished :class:`~cniguard.model.finding.Report` to text."""
+"""Output formats: each module renders a finished :class:`~cniguard.model.finding.Report`."""
 
 from __future__ import annotations
 
