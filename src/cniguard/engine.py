@@ -47,6 +47,8 @@ def _now() -> str:
 
 def run_rule(rule: Rule, view: ClusterView) -> list[Finding]:
     """The rule's findings on one cluster; an exception becomes one ``unknown`` finding."""
+    if rule.aws_node and view.aws_node_runs[0] is False:
+        return []  # not applicable: aws-node does not run on this cluster
     if view.inventory.kind != "iac":
         missing = [n for n in rule.needs if n not in view.inventory.sources]
         if missing:

@@ -33,6 +33,7 @@ class Rule:
     references: tuple[str, ...] = ()
     needs: tuple[Needs, ...] = ()  # live sources without which the rule cannot judge
     iac: bool = True  # evaluated for infrastructure-as-code
+    aws_node: bool = True  # only meaningful where aws-node runs (skipped on Fargate/Auto/Windows-only)
 
     def run(self, view: ClusterView) -> Iterator[Finding]:
         return self.check(view, self)
@@ -85,6 +86,7 @@ def rule(
     references: tuple[str, ...] = (),
     needs: tuple[Needs, ...] = (),
     iac: bool = True,
+    aws_node: bool = True,
 ) -> Callable[[Callable[[ClusterView, Rule], Iterator[Finding]]], Rule]:
     """Decorator: the function below becomes the rule's ``check``, metadata stays beside it."""
 
@@ -100,6 +102,7 @@ def rule(
             references=references,
             needs=needs,
             iac=iac,
+            aws_node=aws_node,
         )
 
     return wrap

@@ -26,6 +26,7 @@ def cluster_gaps(view: ClusterView) -> list[Gap]:
     "so the missing permission or export can be supplied.",
     "Grant the auditor the permissions of `cniguard permissions` (and Kubernetes read access), or "
     "supply the missing export, then scan again.",
+    aws_node=False,
 )
 def cni090(view: ClusterView, r: Rule) -> Iterator[Finding]:
     gaps = cluster_gaps(view)

@@ -74,6 +74,7 @@ def _removes(e: CloudTrailEvent, view: ClusterView) -> str | None:
     references=(CLOUDTRAIL_DOC,),
     needs=("cloudtrail",),
     iac=False,
+    aws_node=False,
 )
 def cni040(view: ClusterView, r: Rule) -> Iterator[Finding]:
     if not _read(view):
@@ -116,6 +117,7 @@ def cni040(view: ClusterView, r: Rule) -> Iterator[Finding]:
     references=(CLOUDTRAIL_DOC,),
     needs=("cloudtrail",),
     iac=False,
+    aws_node=False,
 )
 def cni041(view: ClusterView, r: Rule) -> Iterator[Finding]:
     if not _read(view):

@@ -200,6 +200,8 @@ def cni014(view: ClusterView, r: Rule) -> Iterator[Finding]:
     if binding.kind == "none" or binding.role_arn is None:
         return
     arn = binding.role_arn
+    if view.dedicated_role is not None and not view.dedicated_role.exists:
+        return  # CNI004 reports a deleted role
     shared: list[str] = []
     for cluster_arn, how in view.index.role_usage.get(normalize_role_arn(arn), []):
         if cluster_arn == view.cluster.arn and how.startswith("aws-node"):

@@ -123,6 +123,7 @@ def cni001(view: ClusterView, r: Rule) -> Iterator[Finding]:
     "aws-node pod runs with it, then detach AmazonEKS_CNI_Policy (or the equivalent statements) from "
     "the node role. Require IMDSv2 with hop limit 1 on the nodes.",
     references=(CNI_ROLE_DOC, IMDS_DOC),
+    aws_node=False,
 )
 def cni002(view: ClusterView, r: Rule) -> Iterator[Finding]:
     uses = view.node_roles

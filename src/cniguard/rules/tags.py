@@ -28,6 +28,7 @@ def _missing(tags: dict[str, str] | None, required: tuple[str, ...]) -> list[str
     "Tag the cluster: aws eks tag-resource --resource-arn <cluster arn> --tags owner=...,"
     "cost-center=...,environment=... (required keys are configurable in cniguard.toml).",
     references=(TAGGING_DOC,),
+    aws_node=False,
 )
 def cni020(view: ClusterView, r: Rule) -> Iterator[Finding]:
     required = view.config.required_tags
@@ -50,6 +51,7 @@ def cni020(view: ClusterView, r: Rule) -> Iterator[Finding]:
     "to ask first.",
     "Tag the role: aws iam tag-role --role-name <name> --tags Key=owner,Value=...",
     references=(TAGGING_DOC,),
+    aws_node=False,
 )
 def cni021(view: ClusterView, r: Rule) -> Iterator[Finding]:
     required = view.config.required_tags
