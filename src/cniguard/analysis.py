@@ -13,9 +13,20 @@ from functools import cached_property
 from typing import Literal
 
 from cniguard.config import Config
-from cniguard.iam.actions import ALL_CNI_ACTIONS, essential_actions, required_actions
+from cniguard.iam.actions import (
+    ALL_CNI_ACTIONS,
+    ESSENTIAL_IPV4,
+    ESSENTIAL_IPV6,
+    essential_actions,
+    required_actions,
+)
 from cniguard.iam.evaluate import RoleGrant, evaluate_role
-from cniguard.iam.trust import TrustAnalysis, analyze_irsa_trust, analyze_pod_identity_trust, issuer_host
+from cniguard.iam.trust import (
+    TrustAnalysis,
+    analyze_irsa_trust,
+    analyze_pod_identity_trust,
+    issuer_host,
+)
 from cniguard.model.common import Origin
 from cniguard.model.inventory import Addon, Cluster, Inventory, NodeGroup, OidcProvider, Role
 from cniguard.model.kube import DaemonSet, Pod, ServiceAccount
@@ -36,7 +47,9 @@ class Binding:
 
     kind: BindingKind
     role_arn: str | None = None
-    source: str | None = None  # "pods", "service_account", "addon", "pod_identity_association", "iac"
+    source: str | None = (
+        None  # "pods", "service_account", "addon", "pod_identity_association", "iac"
+    )
     reason: str = ""
 
 
@@ -122,7 +135,7 @@ class ClusterView:
 
     # --- Kubernetes objects --------------------------------------------------------------------
     @cached_property
-    def daemonset(self) -> DaemonSet | None | Literal[False]:
+    def daemonset(self) -> DaemonSet | Literal[False] | None:
         """The aws-node DaemonSet; False when the list was read and it is absent; None unread."""
         if self.kube is None or self.kube.daemonsets is None:
             return None
@@ -137,7 +150,7 @@ class ClusterView:
         return ds.service_account if ds else AWS_NODE
 
     @cached_property
-    def service_account(self) -> ServiceAccount | None | Literal[False]:
+    def service_account(self) -> ServiceAccount | Literal[False] | None:
         if self.kube is None or self.kube.service_accounts is None:
             return None
         for sa in self.kube.service_accounts:
@@ -183,13 +196,13 @@ class ClusterView:
 
     # --- EKS objects ---------------------------------------------------------------------------
     @cached_property
-    def vpc_cni_addon(self) -> Addon | None | Literal[False]:
+    def vpc_cni_addon(self) -> Addon | Literal[False] | None:
         if self.cluster.addons is None:
             return None
         return next((a for a in self.cluster.addons if a.name == "vpc-cni"), False)
 
     @cached_property
-    def pod_identity_role(self) -> str | None | Literal[False]:
+    def pod_identity_role(self) -> str | Literal[False] | None:
         """Role of the pod identity association for aws-node; False: none; None: not read."""
         assocs = self.cluster.pod_identity_associations
         if assocs is None:
@@ -200,7 +213,7 @@ class ClusterView:
         return False
 
     @cached_property
-    def annotation_role(self) -> str | None | Literal[False]:
+    def annotation_role(self) -> str | Literal[False] | None:
         sa = self.service_account
         if sa is None:
             return None
@@ -218,7 +231,9 @@ class ClusterView:
         if annotation:
             return Binding("irsa", annotation, "service_account", "ServiceAccount annotation")
         if pia:
-            return Binding("pod_identity", pia, "pod_identity_association", "pod identity association")
+            return Binding(
+                "pod_identity", pia, "pod_identity_association", "pod identity association"
+            )
         if annotation is None and addon and addon.service_account_role_arn:
             return Binding(
                 "irsa", addon.service_account_role_arn, "addon", "add-on serviceAccountRoleArn"
@@ -244,14 +259,16 @@ class ClusterView:
                 return Binding("irsa", role, "pods", "AWS_ROLE_ARN in running aws-node pods")
             if env.pod_identity:
                 configured = self.configured_binding
-                role = configured.role_arn if configured.kind == "pod_identity" else None
-                if role is None and self.pod_identity_role:
-                    role = self.pod_identity_role
+                pi_role = configured.role_arn if configured.kind == "pod_identity" else None
+                if pi_role is None and self.pod_identity_role:
+                    pi_role = self.pod_identity_role
                 return Binding(
-                    "pod_identity", role, "pods", "pod identity env in running aws-node pods"
+                    "pod_identity", pi_role, "pods", "pod identity env in running aws-node pods"
                 )
             return Binding(
-                "none", source="pods", reason="running aws-node pods carry no IRSA or pod identity env"
+                "none",
+                source="pods",
+                reason="running aws-node pods carry no IRSA or pod identity env",
             )
         return self.configured_binding
 
@@ -282,7 +299,7 @@ class ClusterView:
         )
 
     @cached_property
-    def oidc_provider(self) -> OidcProvider | None | Literal[False]:
+    def oidc_provider(self) -> OidcProvider | Literal[False] | None:
         """The IAM OIDC provider for the cluster's issuer; False: none; None: unknown."""
         issuer = self.cluster.oidc_issuer
         if issuer is None:
@@ -302,15 +319,17 @@ class ClusterView:
         groups = self.cluster.node_groups
         if groups is None:
             return None
-        uses: dict[str, dict[str, object]] = {}
+        uses: dict[str, NodeRoleUse] = {}
 
         def add(arn: str, via: str, group: NodeGroup | None, linux: bool) -> None:
             key = normalize_role_arn(arn)
-            entry = uses.setdefault(key, {"arn": arn, "groups": [], "via": [], "linux": False})
-            if group is not None:
-                entry["groups"].append(group)  # type: ignore[attr-defined]
-            entry["via"].append(via)  # type: ignore[attr-defined]
-            entry["linux"] = bool(entry["linux"]) or linux
+            use = uses.get(key) or NodeRoleUse(role_arn=arn, linux=False)
+            uses[key] = NodeRoleUse(
+                role_arn=use.role_arn,
+                node_groups=(*use.node_groups, group) if group else use.node_groups,
+                via=tuple(dict.fromkeys((*use.via, via))),
+                linux=use.linux or linux,
+            )
 
         for g in groups:
             if g.kind == "auto" or g.role_arn is None:
@@ -318,21 +337,14 @@ class ClusterView:
             add(g.role_arn, f"{g.kind.replace('_', '-')} node group {g.name}", g, g.os == "linux")
         for entry in self.cluster.access_entries or ():
             if entry.type in ("EC2_LINUX", "EC2_WINDOWS"):
-                add(entry.principal_arn, f"access entry {entry.type}", None, entry.type == "EC2_LINUX")
+                linux = entry.type == "EC2_LINUX"
+                add(entry.principal_arn, f"access entry {entry.type}", None, linux)
         if self.kube is not None and self.kube.aws_auth:
             for m in self.kube.aws_auth:
                 if "system:nodes" in m.groups:
                     windows = "eks:kube-proxy-windows" in m.groups
                     add(m.role_arn, "aws-auth mapRoles", None, not windows)
-        return tuple(
-            NodeRoleUse(
-                role_arn=str(e["arn"]),
-                node_groups=tuple(e["groups"]),  # type: ignore[call-overload]
-                via=tuple(dict.fromkeys(e["via"])),  # type: ignore[call-overload]
-                linux=bool(e["linux"]),
-            )
-            for e in uses.values()
-        )
+        return tuple(uses.values())
 
     @cached_property
     def unresolved_node_groups(self) -> tuple[NodeGroup, ...]:
@@ -352,9 +364,13 @@ class ClusterView:
             return True, f"{len(linux_ec2)} EC2 Linux node group(s)"
         if any(e.type == "EC2_LINUX" for e in self.cluster.access_entries or ()):
             return True, "an EC2_LINUX access entry admits self-managed Linux nodes"
-        if self.kube is not None and self.kube.aws_auth and any(
-            "system:nodes" in m.groups and "eks:kube-proxy-windows" not in m.groups
-            for m in self.kube.aws_auth
+        if (
+            self.kube is not None
+            and self.kube.aws_auth
+            and any(
+                "system:nodes" in m.groups and "eks:kube-proxy-windows" not in m.groups
+                for m in self.kube.aws_auth
+            )
         ):
             return True, "aws-auth maps a Linux node role"
         if groups is None:
@@ -381,6 +397,31 @@ class ClusterView:
 
     def essential(self) -> tuple[str, ...]:
         return essential_actions(self.cluster.ip_family)
+
+    def check_grant(self, grant: RoleGrant) -> tuple[bool | None, tuple[str, ...], str | None]:
+        """(grants the essential actions?, missing actions, why unknown) for this cluster's IP
+        family; with the family unread, only a role granting both families' sets passes."""
+        if self.cluster.ip_family is not None:
+            essential = self.essential()
+            missing = grant.missing(essential)
+            if missing:
+                return False, missing, None
+            ok = grant.grants(essential)
+            return (
+                ok,
+                (),
+                None if ok else grant.unknown_reason or "permissions could not be evaluated",
+            )
+        v4, v6 = grant.grants(ESSENTIAL_IPV4), grant.grants(ESSENTIAL_IPV6)
+        if v4 and v6:
+            return True, (), None
+        if v4 is False and v6 is False:
+            return False, grant.missing(ESSENTIAL_IPV4), None
+        return (
+            None,
+            (),
+            "the cluster's IP family was not read, and the role does not grant both families' actions",
+        )
 
     def origin_of(self, *objects: object) -> Origin | None:
         """The first known origin among ``objects`` (for evidence and IaC locations)."""

@@ -29,11 +29,21 @@ def catalogue_markdown() -> str:
     ]
     for r in RULES:
         needs = ", ".join(r.needs) or "-"
-        out.append(f"| [{r.id}](#{r.id.lower()}) | {r.severity} | {r.category} | {r.title} | "
-                   f"{needs} | {'yes' if r.iac else 'no'} |")
+        out.append(
+            f"| [{r.id}](#{r.id.lower()}) | {r.severity} | {r.category} | {r.title} | "
+            f"{needs} | {'yes' if r.iac else 'no'} |"
+        )
     for r in RULES:
-        out += ["", f"## {r.id}", "", f"**{r.title}** — severity `{r.severity}`, category "
-                f"`{r.category}`.", "", r.rationale, "", f"**Fix:** {r.remediation}"]
+        out += [
+            "",
+            f"## {r.id}",
+            "",
+            f"**{r.title}** — severity `{r.severity}`, category `{r.category}`.",
+            "",
+            r.rationale,
+            "",
+            f"**Fix:** {r.remediation}",
+        ]
         if r.references:
             out += ["", "References: " + ", ".join(f"<{u}>" for u in r.references)]
     return "\n".join(out) + "\n"

@@ -107,7 +107,9 @@ def parse_config(data: dict[str, Any], source: str = "config") -> Config:
             raise InputError(f"{where}: must be a table")
         missing = [k for k in ("rule", "reason") if not raw.get(k)]
         if missing:
-            raise InputError(f"{where}: missing {', '.join(missing)} (a suppression needs a reason)")
+            raise InputError(
+                f"{where}: missing {', '.join(missing)} (a suppression needs a reason)"
+            )
         expires = raw.get("expires")
         if isinstance(expires, str):
             try:

@@ -90,7 +90,7 @@ def identity_mode(view: ClusterView, findings: list[Finding]) -> tuple[IdentityM
         if node_grants:
             return "mixed", [*reasons, "a node role still grants ENI-changing actions (CNI002)"]
         grant = view.dedicated_grant
-        grants = grant.grants(view.essential()) if grant else None
+        grants = view.check_grant(grant)[0] if grant else None
         if view.dedicated_role is not None and not view.dedicated_role.exists:
             grants = False
         if grants is False and node_grants is False:
@@ -120,31 +120,43 @@ def compliance(mode: IdentityMode, findings: list[Finding]) -> bool | None:
 
 def _link_causes(findings: list[Finding]) -> list[Finding]:
     causes = [
-        {"rule_id": f.rule_id, "fingerprint": f.fingerprint, "resource": f.resource, "title": f.title}
+        {
+            "rule_id": f.rule_id,
+            "fingerprint": f.fingerprint,
+            "resource": f.resource,
+            "title": f.title,
+        }
         for f in findings
         if f.status == "fail" and f.rule_id in CAUSE_RULES
     ]
-    out = []
-    for f in findings:
-        if f.status == "fail" and f.rule_id in SYMPTOM_RULES:
-            f = replace(f, evidence={**f.evidence, "likely_cause": causes})
-        out.append(f)
-    return out
+    return [
+        replace(f, evidence={**f.evidence, "likely_cause": causes})
+        if f.status == "fail" and f.rule_id in SYMPTOM_RULES
+        else f
+        for f in findings
+    ]
 
 
 def _suppress(
-    findings: list[Finding], suppressions: tuple[Suppression, ...], today: dt.date, cluster_name: str
+    findings: list[Finding],
+    suppressions: tuple[Suppression, ...],
+    today: dt.date,
+    cluster_name: str,
 ) -> tuple[list[Finding], list[dict[str, Any]]]:
     expired_used: list[dict[str, Any]] = []
     out = []
-    for f in findings:
+    for finding in findings:
+        f = finding
         match = next(
             (
                 s
                 for s in suppressions
                 if f.status != "pass"
                 and fnmatch.fnmatchcase(f.rule_id, s.rule)
-                and any(fnmatch.fnmatchcase(t, s.resource) for t in (f.resource, f.cluster, cluster_name))
+                and any(
+                    fnmatch.fnmatchcase(t, s.resource)
+                    for t in (f.resource, f.cluster, cluster_name)
+                )
             ),
             None,
         )
@@ -154,8 +166,13 @@ def _suppress(
             f = replace(f, suppression=AppliedSuppression(match.reason, expires, expired))
             if expired:
                 expired_used.append(
-                    {"rule": match.rule, "resource": match.resource, "reason": match.reason,
-                     "expires": expires, "finding": f.fingerprint}
+                    {
+                        "rule": match.rule,
+                        "resource": match.resource,
+                        "reason": match.reason,
+                        "expires": expires,
+                        "finding": f.fingerprint,
+                    }
                 )
         out.append(f)
     return out, expired_used

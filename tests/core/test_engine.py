@@ -37,22 +37,62 @@ def mode(inv: object) -> tuple[str, bool | None]:
 @pytest.mark.parametrize(
     ("build", "expected"),
     [
-        (lambda: inventory(), ("irsa", True)),
+        (inventory, ("irsa", True)),
         (lambda: inventory(roles=(node_role(cni_managed()), cni_role())), ("mixed", False)),
-        (lambda: inventory(clusters=(cluster(addons=(vpc_cni(None),), kube=kube(env=(), sa_role=None)),),
-                           roles=(node_role(cni_managed()),)), ("node_role", False)),
-        (lambda: inventory(clusters=(cluster(addons=(vpc_cni(None),), kube=kube(env=(), sa_role=None)),),
-                           roles=(node_role(),)), ("none", False)),
-        (lambda: inventory(clusters=(cluster(node_groups=(), kube=None,
-                                             fargate_profiles=(FargateProfile("fp", "arn:aws:iam::1:role/f"),)),)),
-         ("not_applicable", None)),
-        (lambda: inventory(clusters=(cluster(node_groups=(NodeGroup("auto", "auto", "arn:aws:iam::1:role/a"),),
-                                             auto_mode=True, kube=None),)), ("not_applicable", None)),
-        (lambda: inventory(clusters=(cluster(node_groups=(node_group("w", NODE_ROLE, os="windows"),), kube=None),)),
-         ("not_applicable", None)),
+        (
+            lambda: inventory(
+                clusters=(cluster(addons=(vpc_cni(None),), kube=kube(env=(), sa_role=None)),),
+                roles=(node_role(cni_managed()),),
+            ),
+            ("node_role", False),
+        ),
+        (
+            lambda: inventory(
+                clusters=(cluster(addons=(vpc_cni(None),), kube=kube(env=(), sa_role=None)),),
+                roles=(node_role(),),
+            ),
+            ("none", False),
+        ),
+        (
+            lambda: inventory(
+                clusters=(
+                    cluster(
+                        node_groups=(),
+                        kube=None,
+                        fargate_profiles=(FargateProfile("fp", "arn:aws:iam::1:role/f"),),
+                    ),
+                )
+            ),
+            ("not_applicable", None),
+        ),
+        (
+            lambda: inventory(
+                clusters=(
+                    cluster(
+                        node_groups=(NodeGroup("auto", "auto", "arn:aws:iam::1:role/a"),),
+                        auto_mode=True,
+                        kube=None,
+                    ),
+                )
+            ),
+            ("not_applicable", None),
+        ),
+        (
+            lambda: inventory(
+                clusters=(
+                    cluster(node_groups=(node_group("w", NODE_ROLE, os="windows"),), kube=None),
+                )
+            ),
+            ("not_applicable", None),
+        ),
         # the node role was not read: never a pass, never a mode guess
-        (lambda: inventory(clusters=(cluster(addons=(vpc_cni(None),), kube=kube(env=(), sa_role=None)),),
-                           roles=()), ("unknown", None)),
+        (
+            lambda: inventory(
+                clusters=(cluster(addons=(vpc_cni(None),), kube=kube(env=(), sa_role=None)),),
+                roles=(),
+            ),
+            ("unknown", None),
+        ),
         # the IRSA role was not read: compliance unknown
         (lambda: inventory(roles=(node_role(),)), ("irsa", None)),
         # node groups not read and no kube: cannot tell whether aws-node runs
@@ -66,8 +106,14 @@ def test_identity_mode_and_compliance(build: object, expected: tuple[str, bool |
 def test_binding_precedence_pods_over_annotation_over_addon() -> None:
     other = "arn:aws:iam::111122223333:role/other"
     inv = inventory(clusters=(cluster(addons=(vpc_cni(other),)),))
-    view = ClusterView(inv.clusters[0], __import__("cniguard.analysis").analysis.InventoryIndex(inv), Config())
-    assert (view.binding.kind, view.binding.role_arn, view.binding.source) == ("irsa", CNI_ROLE, "pods")
+    view = ClusterView(
+        inv.clusters[0], __import__("cniguard.analysis").analysis.InventoryIndex(inv), Config()
+    )
+    assert (view.binding.kind, view.binding.role_arn, view.binding.source) == (
+        "irsa",
+        CNI_ROLE,
+        "pods",
+    )
     no_pods = replace(inv.clusters[0], kube=replace(kube(), pods=None))
     view = ClusterView(no_pods, view.index, Config())
     assert (view.binding.role_arn, view.binding.source) == (CNI_ROLE, "service_account")
@@ -103,12 +149,16 @@ def test_a_rule_that_raises_becomes_unknown_not_a_crash() -> None:
 
 
 def test_every_cluster_is_in_the_report_even_when_empty() -> None:
-    bare = Cluster(arn="arn:aws:eks:us-east-1:1:cluster/bare", name="bare", account="1", region="us-east-1")
+    bare = Cluster(
+        arn="arn:aws:eks:us-east-1:1:cluster/bare", name="bare", account="1", region="us-east-1"
+    )
     report = evaluate(inventory(clusters=(cluster(), bare)))
     assert [c.name for c in report.clusters] == ["prod", "bare"]
     assert report.clusters[1].cni_identity == "unknown"
     bare_findings = [f for f in report.findings if f.cluster == bare.arn]
-    assert {f.rule_id for f in bare_findings if f.status == "fail"} == {"CNI090"}  # says what is missing
+    assert {f.rule_id for f in bare_findings if f.status == "fail"} == {
+        "CNI090"
+    }  # says what is missing
     assert {f.status for f in bare_findings if f.rule_id != "CNI090"} == {"unknown"}
 
 
@@ -118,37 +168,60 @@ def test_live_scan_without_kubernetes_reports_unknown_for_k8s_rules() -> None:
     for rule_id in ("CNI015", "CNI030", "CNI031", "CNI032"):
         f = next(f for f in report.findings if f.rule_id == rule_id)
         assert f.status == "unknown"
-        assert f.message == "Kubernetes state was not collected (use --kube, --kube-context or --kube-export)."
+        assert (
+            f.message
+            == "Kubernetes state was not collected (use --kube, --kube-context or --kube-export)."
+        )
 
 
 def test_iac_inventories_skip_runtime_rules() -> None:
     inv = inventory(kind="iac", sources=("iac",))
     report = evaluate(inv)
-    assert {f.rule_id for f in report.findings}.isdisjoint({"CNI015", "CNI030", "CNI031", "CNI032", "CNI040", "CNI041"})
-    assert report.coverage["rules_not_applicable"] == ["CNI015", "CNI030", "CNI031", "CNI032", "CNI040", "CNI041"]
+    assert {f.rule_id for f in report.findings}.isdisjoint(
+        {"CNI015", "CNI030", "CNI031", "CNI032", "CNI040", "CNI041"}
+    )
+    assert report.coverage["rules_not_applicable"] == [
+        "CNI015",
+        "CNI030",
+        "CNI031",
+        "CNI032",
+        "CNI040",
+        "CNI041",
+    ]
 
 
 def test_suppressions_apply_and_expire() -> None:
     inv = inventory(clusters=(cluster(tags={}),), roles=(node_role(cni_managed()), cni_role()))
-    config = Config(today=dt.date(2026, 11, 27), suppressions=(
-        Suppression("CNI002", NODE_ROLE, "migration ticket", dt.date(2027, 1, 1)),
-        Suppression("CNI02?", "arn:aws:eks:*:cluster/prod", "old waiver", dt.date(2026, 1, 1)),
-    ))
+    config = Config(
+        today=dt.date(2026, 11, 27),
+        suppressions=(
+            Suppression("CNI002", NODE_ROLE, "migration ticket", dt.date(2027, 1, 1)),
+            Suppression("CNI02?", "arn:aws:eks:*:cluster/prod", "old waiver", dt.date(2026, 1, 1)),
+        ),
+    )
     report = evaluate(inv, config)
     cni002 = next(f for f in report.findings if f.rule_id == "CNI002")
     assert cni002.suppression is not None and not cni002.suppression.expired and not cni002.active
     cni020 = next(f for f in report.findings if f.rule_id == "CNI020")
     assert cni020.suppression is not None and cni020.suppression.expired and cni020.active
-    assert report.coverage["expired_suppressions"] == [{
-        "rule": "CNI02?", "resource": "arn:aws:eks:*:cluster/prod", "reason": "old waiver",
-        "expires": "2026-01-01", "finding": cni020.fingerprint}]
+    assert report.coverage["expired_suppressions"] == [
+        {
+            "rule": "CNI02?",
+            "resource": "arn:aws:eks:*:cluster/prod",
+            "reason": "old waiver",
+            "expires": "2026-01-01",
+            "finding": cni020.fingerprint,
+        }
+    ]
     assert report.kpis["suppressed_findings"] == 1
     # suppressing a finding never makes the cluster compliant
     assert report.clusters[0].compliant is False
 
 
 def test_severity_override() -> None:
-    report = evaluate(inventory(clusters=(cluster(tags={}),)), Config(severity_overrides={"CNI020": "high"}))
+    report = evaluate(
+        inventory(clusters=(cluster(tags={}),)), Config(severity_overrides={"CNI020": "high"})
+    )
     assert next(f.severity for f in report.findings if f.rule_id == "CNI020") == "high"
 
 
@@ -161,16 +234,25 @@ def test_fingerprints_are_stable_and_distinct() -> None:
 
 def test_kpis_exact() -> None:
     prod_ok = cluster()
-    dev_node = replace(cluster(addons=(vpc_cni(None),), kube=kube(env=(), sa_role=None)),
-                       arn="arn:aws:eks:us-east-1:111122223333:cluster/dev", name="dev",
-                       tags={"owner": "a", "cost-center": "b", "environment": "dev"})
+    dev_node = replace(
+        cluster(addons=(vpc_cni(None),), kube=kube(env=(), sa_role=None)),
+        arn="arn:aws:eks:us-east-1:111122223333:cluster/dev",
+        name="dev",
+        tags={"owner": "a", "cost-center": "b", "environment": "dev"},
+    )
     inv = inventory(clusters=(prod_ok, dev_node), roles=(node_role(cni_managed()), cni_role()))
     k = evaluate(inv).kpis
     assert k["clusters"] == 2
     assert k["irsa_compliance_pct"] == 0.0  # prod shares the node role that grants CNI: mixed
     assert k["clusters_by_identity"]["mixed"] == 1 and k["clusters_by_identity"]["node_role"] == 1
     assert k["prod_clusters_on_node_role"] == 1
-    assert k["open_findings_by_severity"] == {"critical": 0, "high": 2, "medium": 0, "low": 0, "info": 0}
+    assert k["open_findings_by_severity"] == {
+        "critical": 0,
+        "high": 2,
+        "medium": 0,
+        "low": 0,
+        "info": 0,
+    }
     assert k["node_role_findings_high_critical"] == 2
     assert k["coverage_pct"] == 100.0
     assert CLUSTER_ARN in {f.cluster for f in evaluate(inv).findings}

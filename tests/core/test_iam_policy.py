@@ -16,10 +16,16 @@ from cniguard.model.inventory import PolicyAttachment, Role
 CNI_V6: dict[str, Any] = {
     "Version": "2012-10-17",
     "Statement": [
-        {"Effect": "Allow", "Resource": "*",
-         "Action": [a for a in IPV4_ACTIONS if a != "ec2:CreateTags"]},
-        {"Effect": "Allow", "Action": ["ec2:CreateTags"],
-         "Resource": ["arn:aws:ec2:*:*:network-interface/*"]},
+        {
+            "Effect": "Allow",
+            "Resource": "*",
+            "Action": [a for a in IPV4_ACTIONS if a != "ec2:CreateTags"],
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["ec2:CreateTags"],
+            "Resource": ["arn:aws:ec2:*:*:network-interface/*"],
+        },
     ],
 }
 
@@ -38,10 +44,15 @@ def deny(action: Any, resource: Any = "*", **extra: Any) -> dict[str, Any]:
 
 def make_role(*documents: Any, boundary: Any = None, boundary_arn: str | None = None) -> Role:
     return Role(
-        arn="arn:aws:iam::111122223333:role/r", name="r", account="111122223333",
-        policies=tuple(PolicyAttachment(name=f"p{i}", kind="inline", document=d)
-                       for i, d in enumerate(documents)),
-        permissions_boundary_arn=boundary_arn or ("arn:aws:iam::111122223333:policy/b" if boundary else None),
+        arn="arn:aws:iam::111122223333:role/r",
+        name="r",
+        account="111122223333",
+        policies=tuple(
+            PolicyAttachment(name=f"p{i}", kind="inline", document=d)
+            for i, d in enumerate(documents)
+        ),
+        permissions_boundary_arn=boundary_arn
+        or ("arn:aws:iam::111122223333:policy/b" if boundary else None),
         permissions_boundary=boundary,
     )
 
@@ -59,27 +70,101 @@ def make_role(*documents: Any, boundary: Any = None, boundary_arn: str | None = 
         ((doc(allow("ec2:Describe?nstances")),), "ec2:DescribeInstances", "granted"),
         ((doc(allow("*")),), "ec2:DeleteNetworkInterface", "granted"),
         # NotAction: everything except the listed actions
-        ((doc({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}),), "ec2:CreateNetworkInterface", "granted"),
-        ((doc({"Effect": "Allow", "NotAction": "ec2:*", "Resource": "*"}),), "ec2:CreateNetworkInterface", "missing"),
+        (
+            (doc({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}),),
+            "ec2:CreateNetworkInterface",
+            "granted",
+        ),
+        (
+            (doc({"Effect": "Allow", "NotAction": "ec2:*", "Resource": "*"}),),
+            "ec2:CreateNetworkInterface",
+            "missing",
+        ),
         # explicit Deny wins, even over ec2:*
-        ((doc(allow("ec2:*"), deny("ec2:CreateNetworkInterface")),), "ec2:CreateNetworkInterface", "denied"),
+        (
+            (doc(allow("ec2:*"), deny("ec2:CreateNetworkInterface")),),
+            "ec2:CreateNetworkInterface",
+            "denied",
+        ),
         ((CNI_V6, doc(deny("ec2:*"))), "ec2:DescribeInstances", "denied"),
-        ((CNI_V6, doc({"Effect": "Deny", "NotAction": "ec2:Describe*", "Resource": "*"})), "ec2:DescribeTags", "granted"),
-        ((CNI_V6, doc({"Effect": "Deny", "NotAction": "ec2:Describe*", "Resource": "*"})), "ec2:CreateTags", "denied"),
+        (
+            (CNI_V6, doc({"Effect": "Deny", "NotAction": "ec2:Describe*", "Resource": "*"})),
+            "ec2:DescribeTags",
+            "granted",
+        ),
+        (
+            (CNI_V6, doc({"Effect": "Deny", "NotAction": "ec2:Describe*", "Resource": "*"})),
+            "ec2:CreateTags",
+            "denied",
+        ),
         # conditions and resource scoping: granted but scoped
-        ((doc(allow("ec2:CreateNetworkInterface", Condition={"StringEquals": {"aws:RequestTag/cluster.k8s.amazonaws.com/name": "c"}})),),
-         "ec2:CreateNetworkInterface", "scoped"),
-        ((doc(allow("ec2:DeleteNetworkInterface", "arn:aws:ec2:*:*:network-interface/*")),), "ec2:DeleteNetworkInterface", "scoped"),
-        ((doc(allow("ec2:CreateTags", "arn:aws:ec2:*:*:instance/*")),), "ec2:CreateTags", "missing"),
-        ((doc(allow("ec2:CreateTags", "arn:*:ec2:*:*:network-interface/*")),), "ec2:CreateTags", "granted"),
-        ((doc(allow("ec2:DescribeInstances", "arn:aws:ec2:*:*:instance/*")),), "ec2:DescribeInstances", "missing"),
-        ((doc({"Effect": "Allow", "Action": "ec2:*", "NotResource": "arn:aws:ec2:*:*:subnet/*"}),),
-         "ec2:CreateNetworkInterface", "scoped"),
+        (
+            (
+                doc(
+                    allow(
+                        "ec2:CreateNetworkInterface",
+                        Condition={
+                            "StringEquals": {"aws:RequestTag/cluster.k8s.amazonaws.com/name": "c"}
+                        },
+                    )
+                ),
+            ),
+            "ec2:CreateNetworkInterface",
+            "scoped",
+        ),
+        (
+            (doc(allow("ec2:DeleteNetworkInterface", "arn:aws:ec2:*:*:network-interface/*")),),
+            "ec2:DeleteNetworkInterface",
+            "scoped",
+        ),
+        (
+            (doc(allow("ec2:CreateTags", "arn:aws:ec2:*:*:instance/*")),),
+            "ec2:CreateTags",
+            "missing",
+        ),
+        (
+            (doc(allow("ec2:CreateTags", "arn:*:ec2:*:*:network-interface/*")),),
+            "ec2:CreateTags",
+            "granted",
+        ),
+        (
+            (doc(allow("ec2:DescribeInstances", "arn:aws:ec2:*:*:instance/*")),),
+            "ec2:DescribeInstances",
+            "missing",
+        ),
+        (
+            (
+                doc(
+                    {
+                        "Effect": "Allow",
+                        "Action": "ec2:*",
+                        "NotResource": "arn:aws:ec2:*:*:subnet/*",
+                    }
+                ),
+            ),
+            "ec2:CreateNetworkInterface",
+            "scoped",
+        ),
         # a Deny under a condition narrows an allow rather than cancelling it
-        ((CNI_V6, doc(deny("ec2:CreateNetworkInterface", Condition={"Bool": {"aws:ViaAWSService": "false"}}))),
-         "ec2:CreateNetworkInterface", "scoped"),
+        (
+            (
+                CNI_V6,
+                doc(
+                    deny(
+                        "ec2:CreateNetworkInterface",
+                        Condition={"Bool": {"aws:ViaAWSService": "false"}},
+                    )
+                ),
+            ),
+            "ec2:CreateNetworkInterface",
+            "scoped",
+        ),
         # a single statement object instead of a list, Action as a string
-        (({"Version": "2012-10-17", "Statement": allow("ec2:DescribeTags")},), "ec2:DescribeTags", "granted"),
+        (
+            ({"Version": "2012-10-17", "Statement": allow("ec2:DescribeTags")},),
+            "ec2:DescribeTags",
+            "granted",
+        ),
     ],
 )
 def test_action_levels(documents: tuple[Any, ...], action: str, level: str) -> None:
@@ -93,9 +178,16 @@ def test_action_levels(documents: tuple[Any, ...], action: str, level: str) -> N
         (doc(allow("s3:*")), "ec2:CreateNetworkInterface", "denied"),
         (doc(allow("ec2:Describe*")), "ec2:DescribeInstances", "granted"),
         (doc(allow("ec2:Describe*")), "ec2:AttachNetworkInterface", "denied"),
-        (doc(allow("ec2:*", Condition={"StringEquals": {"aws:RequestedRegion": "us-east-1"}})),
-         "ec2:AttachNetworkInterface", "scoped"),
-        (doc(allow("*"), deny("ec2:AttachNetworkInterface")), "ec2:AttachNetworkInterface", "denied"),
+        (
+            doc(allow("ec2:*", Condition={"StringEquals": {"aws:RequestedRegion": "us-east-1"}})),
+            "ec2:AttachNetworkInterface",
+            "scoped",
+        ),
+        (
+            doc(allow("*"), deny("ec2:AttachNetworkInterface")),
+            "ec2:AttachNetworkInterface",
+            "denied",
+        ),
     ],
 )
 def test_permissions_boundary_intersects(boundary: dict[str, Any], action: str, level: str) -> None:
@@ -109,7 +201,11 @@ def test_boundary_never_grants_on_its_own() -> None:
 
 
 def test_denied_by_names_the_policy_and_the_boundary() -> None:
-    grant = evaluate_role(make_role(CNI_V6, doc(deny("ec2:CreateNetworkInterface")), boundary=doc(allow("ec2:Describe*"))))
+    grant = evaluate_role(
+        make_role(
+            CNI_V6, doc(deny("ec2:CreateNetworkInterface")), boundary=doc(allow("ec2:Describe*"))
+        )
+    )
     assert grant.actions["ec2:CreateNetworkInterface"].denied_by == ("p1", "permissions boundary")
     assert grant.actions["ec2:DescribeInstances"].level == "granted"
 
@@ -127,9 +223,14 @@ def test_documents_as_dict_string_or_url_encoded(encode: Any) -> None:
     grant = evaluate_role(make_role(encode(CNI_V6)))
     assert grant.grants(ESSENTIAL_IPV4) is True
     assert grant.granted(MUTATING_ACTIONS) == (
-        "ec2:CreateNetworkInterface", "ec2:AttachNetworkInterface", "ec2:DetachNetworkInterface",
-        "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
-        "ec2:ModifyNetworkInterfaceAttribute", "ec2:CreateTags",
+        "ec2:CreateNetworkInterface",
+        "ec2:AttachNetworkInterface",
+        "ec2:DetachNetworkInterface",
+        "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
+        "ec2:ModifyNetworkInterfaceAttribute",
+        "ec2:CreateTags",
     )
     assert grant.policies_granting(["ec2:CreateTags"]) == ("p0",)
 
@@ -167,8 +268,12 @@ def test_deleted_role_grants_nothing() -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    ['[1, 2]', '{"Statement": [{"Effect": "Maybe", "Action": "*"}]}',
-     '{"Statement": [{"Effect": "Allow", "Principal": 5}]}', '{"Statement": ["x"]}'],
+    [
+        "[1, 2]",
+        '{"Statement": [{"Effect": "Maybe", "Action": "*"}]}',
+        '{"Statement": [{"Effect": "Allow", "Principal": 5}]}',
+        '{"Statement": ["x"]}',
+    ],
 )
 def test_parse_errors_are_clear(bad: str) -> None:
     with pytest.raises(PolicyParseError):

@@ -24,9 +24,16 @@ def trust(*statements: dict[str, Any]) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
-def web(host: str = HOST, condition: dict[str, Any] | None = None, action: Any = "sts:AssumeRoleWithWebIdentity") -> dict[str, Any]:
-    st: dict[str, Any] = {"Effect": "Allow", "Action": action,
-                          "Principal": {"Federated": f"arn:aws:iam::111122223333:oidc-provider/{host}"}}
+def web(
+    host: str = HOST,
+    condition: dict[str, Any] | None = None,
+    action: Any = "sts:AssumeRoleWithWebIdentity",
+) -> dict[str, Any]:
+    st: dict[str, Any] = {
+        "Effect": "Allow",
+        "Action": action,
+        "Principal": {"Federated": f"arn:aws:iam::111122223333:oidc-provider/{host}"},
+    }
     if condition is not None:
         st["Condition"] = condition
     return st
@@ -40,55 +47,150 @@ GOOD = {"StringEquals": {f"{HOST}:sub": SUB, f"{HOST}:aud": "sts.amazonaws.com"}
     [
         (trust(web(condition=GOOD)), True, (), ()),
         # aud only under ForAnyValue, sub as a one-element list: still exact
-        (trust(web(condition={"StringEquals": {f"{HOST}:sub": [SUB]},
-                              "ForAnyValue:StringEquals": {f"{HOST}:aud": ["sts.amazonaws.com"]}})), True, (), ()),
+        (
+            trust(
+                web(
+                    condition={
+                        "StringEquals": {f"{HOST}:sub": [SUB]},
+                        "ForAnyValue:StringEquals": {f"{HOST}:aud": ["sts.amazonaws.com"]},
+                    }
+                )
+            ),
+            True,
+            (),
+            (),
+        ),
         # StringLike with a wildcard: assumable, too broad
-        (trust(web(condition={"StringLike": {f"{HOST}:sub": "system:serviceaccount:*"},
-                              "StringEquals": {f"{HOST}:aud": "sts.amazonaws.com"}})), True, (),
-         (Broadness("high", f"StringLike wildcard in {HOST}:sub: system:serviceaccount:*"),)),
+        (
+            trust(
+                web(
+                    condition={
+                        "StringLike": {f"{HOST}:sub": "system:serviceaccount:*"},
+                        "StringEquals": {f"{HOST}:aud": "sts.amazonaws.com"},
+                    }
+                )
+            ),
+            True,
+            (),
+            (Broadness("high", f"StringLike wildcard in {HOST}:sub: system:serviceaccount:*"),),
+        ),
         # no sub at all
-        (trust(web(condition={"StringEquals": {f"{HOST}:aud": "sts.amazonaws.com"}})), True, (),
-         (Broadness("high", f"no {HOST}:sub condition: every service account can assume it"),)),
+        (
+            trust(web(condition={"StringEquals": {f"{HOST}:aud": "sts.amazonaws.com"}})),
+            True,
+            (),
+            (Broadness("high", f"no {HOST}:sub condition: every service account can assume it"),),
+        ),
         # no aud: medium only
-        (trust(web(condition={"StringEquals": {f"{HOST}:sub": SUB}})), True, (),
-         (Broadness("medium", f"no {HOST}:aud condition"),)),
+        (
+            trust(web(condition={"StringEquals": {f"{HOST}:sub": SUB}})),
+            True,
+            (),
+            (Broadness("medium", f"no {HOST}:aud condition"),),
+        ),
         # another namespace / service account
-        (trust(web(condition={"StringEquals": {f"{HOST}:sub": "system:serviceaccount:default:aws-node",
-                                               f"{HOST}:aud": "sts.amazonaws.com"}})), False,
-         (f"{HOST}:sub allows system:serviceaccount:default:aws-node, not {SUB}",), ()),
+        (
+            trust(
+                web(
+                    condition={
+                        "StringEquals": {
+                            f"{HOST}:sub": "system:serviceaccount:default:aws-node",
+                            f"{HOST}:aud": "sts.amazonaws.com",
+                        }
+                    }
+                )
+            ),
+            False,
+            (f"{HOST}:sub allows system:serviceaccount:default:aws-node, not {SUB}",),
+            (),
+        ),
         # the value of sub pasted under aud (seen in the wild)
-        (trust(web(condition={"StringEquals": {f"{HOST}:sub": SUB, f"{HOST}:aud": SUB}})), False,
-         (f"{HOST}:aud is {SUB}, not sts.amazonaws.com",), ()),
+        (
+            trust(web(condition={"StringEquals": {f"{HOST}:sub": SUB, f"{HOST}:aud": SUB}})),
+            False,
+            (f"{HOST}:aud is {SUB}, not sts.amazonaws.com",),
+            (),
+        ),
         # another cluster's provider
-        (trust(web(host=OTHER, condition={"StringEquals": {f"{OTHER}:sub": SUB, f"{OTHER}:aud": "sts.amazonaws.com"}})),
-         False, (f"trusts OIDC provider {OTHER}, not this cluster's issuer {HOST}",), ()),
+        (
+            trust(
+                web(
+                    host=OTHER,
+                    condition={
+                        "StringEquals": {f"{OTHER}:sub": SUB, f"{OTHER}:aud": "sts.amazonaws.com"}
+                    },
+                )
+            ),
+            False,
+            (f"trusts OIDC provider {OTHER}, not this cluster's issuer {HOST}",),
+            (),
+        ),
         # wrong action
-        (trust(web(condition=GOOD, action="sts:AssumeRole")), False,
-         ("the trust policy has no sts:AssumeRoleWithWebIdentity from an OIDC provider",), ()),
+        (
+            trust(web(condition=GOOD, action="sts:AssumeRole")),
+            False,
+            ("the trust policy has no sts:AssumeRoleWithWebIdentity from an OIDC provider",),
+            (),
+        ),
         # extra principals beside a correct statement
-        (trust(web(condition=GOOD), {"Effect": "Allow", "Action": "sts:AssumeRole",
-                                     "Principal": {"AWS": "arn:aws:iam::111122223333:root"}}), True, (),
-         (Broadness("high", "also trusts AWS principal arn:aws:iam::111122223333:root"),)),
-        (trust(web(condition=GOOD), {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": "*"}), True, (),
-         (Broadness("high", 'trusts any principal ("*")'),)),
+        (
+            trust(
+                web(condition=GOOD),
+                {
+                    "Effect": "Allow",
+                    "Action": "sts:AssumeRole",
+                    "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+                },
+            ),
+            True,
+            (),
+            (Broadness("high", "also trusts AWS principal arn:aws:iam::111122223333:root"),),
+        ),
+        (
+            trust(
+                web(condition=GOOD),
+                {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": "*"},
+            ),
+            True,
+            (),
+            (Broadness("high", 'trusts any principal ("*")'),),
+        ),
     ],
 )
-def test_irsa_trust(document: dict[str, Any], can_assume: bool, problems: tuple[str, ...],
-                    broad: tuple[Broadness, ...]) -> None:
+def test_irsa_trust(
+    document: dict[str, Any],
+    can_assume: bool,
+    problems: tuple[str, ...],
+    broad: tuple[Broadness, ...],
+) -> None:
     result = analyze_irsa_trust(document, issuer=ISSUER)
-    assert (result.can_assume, result.assume_problems, result.broad) == (can_assume, problems, broad)
+    assert (result.can_assume, result.assume_problems, result.broad) == (
+        can_assume,
+        problems,
+        broad,
+    )
 
 
 def test_irsa_trust_respects_a_renamed_service_account_and_audience() -> None:
     sub = "system:serviceaccount:kube-system:vpc-cni"
     doc = trust(web(condition={"StringEquals": {f"{HOST}:sub": sub, f"{HOST}:aud": "my-aud"}}))
-    assert analyze_irsa_trust(doc, issuer=ISSUER, service_account="vpc-cni", audience="my-aud").can_assume
+    assert analyze_irsa_trust(
+        doc, issuer=ISSUER, service_account="vpc-cni", audience="my-aud"
+    ).can_assume
     assert not analyze_irsa_trust(doc, issuer=ISSUER).can_assume
 
 
 def test_other_subjects_are_listed_for_shared_roles() -> None:
-    doc = trust(web(condition={"StringEquals": {f"{HOST}:sub": [SUB, "system:serviceaccount:apps:web"],
-                                                f"{HOST}:aud": "sts.amazonaws.com"}}))
+    doc = trust(
+        web(
+            condition={
+                "StringEquals": {
+                    f"{HOST}:sub": [SUB, "system:serviceaccount:apps:web"],
+                    f"{HOST}:aud": "sts.amazonaws.com",
+                }
+            }
+        )
+    )
     result = analyze_irsa_trust(doc, issuer=ISSUER)
     assert result.can_assume is True  # values of one key are ORed
     assert result.other_subjects == ("system:serviceaccount:apps:web",)
@@ -104,21 +206,49 @@ def test_unread_or_invalid_trust_is_unknown() -> None:
     ("actions", "extra", "can_assume", "problems", "broad"),
     [
         (["sts:AssumeRole", "sts:TagSession"], None, True, (), ()),
-        (["sts:AssumeRole"], None, False,
-         ("pods.eks.amazonaws.com is not allowed sts:TagSession (required unless the association disables session tags)",), ()),
-        (["sts:TagSession"], None, False, ("pods.eks.amazonaws.com is not allowed sts:AssumeRole",), ()),
-        (["sts:AssumeRole", "sts:TagSession"], {"Service": "ec2.amazonaws.com"}, True, (),
-         (Broadness("high", "also trusts Service ec2.amazonaws.com"),)),
+        (
+            ["sts:AssumeRole"],
+            None,
+            False,
+            (
+                "pods.eks.amazonaws.com is not allowed sts:TagSession (required unless the "
+                "association disables session tags)",
+            ),
+            (),
+        ),
+        (
+            ["sts:TagSession"],
+            None,
+            False,
+            ("pods.eks.amazonaws.com is not allowed sts:AssumeRole",),
+            (),
+        ),
+        (
+            ["sts:AssumeRole", "sts:TagSession"],
+            {"Service": "ec2.amazonaws.com"},
+            True,
+            (),
+            (Broadness("high", "also trusts Service ec2.amazonaws.com"),),
+        ),
     ],
 )
-def test_pod_identity_trust(actions: list[str], extra: dict[str, str] | None, can_assume: bool,
-                            problems: tuple[str, ...], broad: tuple[Broadness, ...]) -> None:
+def test_pod_identity_trust(
+    actions: list[str],
+    extra: dict[str, str] | None,
+    can_assume: bool,
+    problems: tuple[str, ...],
+    broad: tuple[Broadness, ...],
+) -> None:
     principal: dict[str, Any] = {"Service": "pods.eks.amazonaws.com"}
     statements = [{"Effect": "Allow", "Principal": principal, "Action": actions}]
     if extra:
         statements.append({"Effect": "Allow", "Principal": extra, "Action": "sts:AssumeRole"})
     result = analyze_pod_identity_trust(trust(*statements))
-    assert (result.can_assume, result.assume_problems, result.broad) == (can_assume, problems, broad)
+    assert (result.can_assume, result.assume_problems, result.broad) == (
+        can_assume,
+        problems,
+        broad,
+    )
 
 
 def test_hosts() -> None:

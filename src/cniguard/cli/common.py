@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +14,7 @@ from cniguard.model.finding import Report
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
 
 
-class Fmt(str, Enum):
+class Fmt(StrEnum):
     table = "table"
     json = "json"
     sarif = "sarif"
@@ -24,7 +24,7 @@ class Fmt(str, Enum):
     html = "html"
 
 
-class Sev(str, Enum):
+class Sev(StrEnum):
     critical = "critical"
     high = "high"
     medium = "medium"
@@ -45,7 +45,8 @@ FailIncompleteOpt = Annotated[
     typer.Option("--fail-on-incomplete", help="Exit 3 when part of the scope could not be read."),
 ]
 ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", "-c", help="cniguard.toml (tags, production, suppressions).")
+    Path | None,
+    typer.Option("--config", "-c", help="cniguard.toml (tags, production, suppressions)."),
 ]
 DbOpt = Annotated[
     str | None,
@@ -82,7 +83,7 @@ def exit_code(report: Report, fail_on: Sev | None, fail_on_incomplete: bool) -> 
     from cniguard.model.finding import severity_rank
 
     if fail_on is not None:
-        threshold = severity_rank(fail_on.value)  # type: ignore[arg-type]
+        threshold = severity_rank(fail_on.value)
         if any(severity_rank(f.severity) >= threshold for f in report.failing()):
             return EXIT_FINDINGS
     if fail_on_incomplete and report.coverage.get("gaps"):

@@ -47,12 +47,20 @@ def demo(
     if save_inventory is not None:
         write_inventory(inventory, save_inventory)
     report = evaluate(inventory, cfg, generated_at=DEMO_NOW)
-    emit(report, fmt=fmt, output=output, fail_on=fail_on,
-         fail_on_incomplete=fail_on_incomplete, db=db)
+    emit(
+        report,
+        fmt=fmt,
+        output=output,
+        fail_on=fail_on,
+        fail_on_incomplete=fail_on_incomplete,
+        db=db,
+    )
 
 
 def rules(
-    markdown: Annotated[bool, typer.Option("--markdown", help="The catalogue as Markdown.")] = False,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="The catalogue as Markdown.")
+    ] = False,
     output: OutputOpt = None,
 ) -> None:
     """List the rule catalogue (`--markdown` generates docs/rules.md)."""

@@ -67,7 +67,9 @@ MUTATING_ACTIONS: tuple[str, ...] = (
     "ec2:CreateTags",
 )
 
-ALL_CNI_ACTIONS: tuple[str, ...] = tuple(dict.fromkeys(IPV4_ACTIONS + IPV6_ACTIONS + MUTATING_ACTIONS))
+ALL_CNI_ACTIONS: tuple[str, ...] = tuple(
+    dict.fromkeys(IPV4_ACTIONS + IPV6_ACTIONS + MUTATING_ACTIONS)
+)
 
 _PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
 _ENI_CANONICAL = ("arn:aws:ec2:*:*:network-interface/*",)
@@ -87,7 +89,10 @@ def _examples(*kinds: str) -> tuple[str, ...]:
 
 _ENI = _examples("network-interface")
 _RESOURCES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "ec2:createnetworkinterface": (("*",), _examples("network-interface", "subnet", "security-group")),
+    "ec2:createnetworkinterface": (
+        ("*",),
+        _examples("network-interface", "subnet", "security-group"),
+    ),
     "ec2:attachnetworkinterface": (("*",), _examples("network-interface", "instance")),
     "ec2:detachnetworkinterface": (("*",), _examples("network-interface", "instance")),
     "ec2:deletenetworkinterface": (("*",), _ENI),

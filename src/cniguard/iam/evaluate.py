@@ -130,13 +130,17 @@ def evaluate_role(role: Role, actions: tuple[str, ...] = ALL_CNI_ACTIONS) -> Rol
                 unknown.append(f"policy {policy.name} could not be read")
                 continue
             try:
-                identity.extend((policy.name, st) for st in _statements(policy.name, policy.document))
+                identity.extend(
+                    (policy.name, st) for st in _statements(policy.name, policy.document)
+                )
             except _Unreadable as exc:
                 unknown.append(f"policy {exc} (unparseable)")
     boundary: list[tuple[str, Statement]] | None = None
-    if role.permissions_boundary_arn:
+    if role.permissions_boundary_arn or role.permissions_boundary is not None:
         if role.permissions_boundary is None:
-            unknown.append(f"permissions boundary {role.permissions_boundary_arn} could not be read")
+            unknown.append(
+                f"permissions boundary {role.permissions_boundary_arn} could not be read"
+            )
         else:
             try:
                 label = "permissions boundary"

@@ -82,8 +82,10 @@ def decode_document(document: Mapping[str, Any] | str) -> dict[str, Any]:
     """A policy as a dict, from a dict, a JSON string, or a URL-encoded JSON string."""
     if isinstance(document, Mapping):
         return dict(document)
+    if not isinstance(document, str):
+        raise PolicyParseError(f"policy document is a {type(document).__name__}, not an object")
     text = document.strip()
-    if text.startswith("%7B") or text.startswith("%7b"):
+    if text.startswith(("%7B", "%7b")):
         text = urllib.parse.unquote(text)
     try:
         parsed = json.loads(text)

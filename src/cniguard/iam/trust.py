@@ -114,17 +114,21 @@ def analyze_irsa_trust(
                     broad.append(Broadness("high", f"trusts federated principal {value}"))
                     continue
                 providers.append(p_host)
-                ok = _check_web_identity(st, p_host, host, subject, audience, problems, broad, others)
+                ok = _check_web_identity(
+                    st, p_host, host, subject, audience, problems, broad, others
+                )
                 can_assume = can_assume or ok
             elif kind == "*" or value == "*":
-                broad.append(Broadness("high", "trusts any principal (\"*\")"))
+                broad.append(Broadness("high", 'trusts any principal ("*")'))
             elif kind in ("AWS", "Service", "CanonicalUser") and (
                 st.matches_action("sts:AssumeRole") or web
             ):
                 label = {"AWS": "AWS principal", "Service": "service"}.get(kind, kind)
                 broad.append(Broadness("high", f"also trusts {label} {value}"))
     if not providers and not can_assume:
-        problems.append("the trust policy has no sts:AssumeRoleWithWebIdentity from an OIDC provider")
+        problems.append(
+            "the trust policy has no sts:AssumeRoleWithWebIdentity from an OIDC provider"
+        )
     if can_assume:
         problems = []
     return TrustAnalysis(
@@ -195,7 +199,7 @@ def analyze_pod_identity_trust(document: Any) -> TrustAnalysis:
                 assume = assume or st.matches_action("sts:AssumeRole")
                 tag = tag or st.matches_action("sts:TagSession")
             elif kind == "*" or value == "*":
-                broad.append(Broadness("high", "trusts any principal (\"*\")"))
+                broad.append(Broadness("high", 'trusts any principal ("*")'))
             else:
                 broad.append(Broadness("high", f"also trusts {kind} {value}"))
     problems: list[str] = []

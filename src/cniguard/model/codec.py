@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +17,17 @@ class InputError(Exception):
     """Bad user input (file, schema, value): reported as one clear line, exit code 2."""
 
 
-@cache
-def _adapter(tp: type) -> Any:
-    from pydantic import TypeAdapter
+_ADAPTERS: dict[Any, Any] = {}
 
-    return TypeAdapter(tp)
+
+def _adapter(tp: Any) -> Any:
+    """One pydantic TypeAdapter per model type, built on first use (pydantic loads lazily)."""
+    adapter = _ADAPTERS.get(tp)
+    if adapter is None:
+        from pydantic import TypeAdapter
+
+        adapter = _ADAPTERS[tp] = TypeAdapter(tp)
+    return adapter
 
 
 def dump_python(obj: Any) -> Any:

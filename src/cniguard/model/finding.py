@@ -15,7 +15,13 @@ IdentityMode = Literal[
 
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
 IDENTITY_MODES: tuple[IdentityMode, ...] = (
-    "irsa", "pod_identity", "node_role", "mixed", "none", "not_applicable", "unknown"
+    "irsa",
+    "pod_identity",
+    "node_role",
+    "mixed",
+    "none",
+    "not_applicable",
+    "unknown",
 )
 REPORT_SCHEMA = "cniguard.report/v1"
 

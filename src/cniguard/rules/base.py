@@ -11,7 +11,9 @@ from cniguard.analysis import ClusterView
 from cniguard.model.common import Origin
 from cniguard.model.finding import Finding, Location, Severity, Status
 
-Category = Literal["permissions", "identity", "trust", "tagging", "symptoms", "change-history", "coverage"]
+Category = Literal[
+    "permissions", "identity", "trust", "tagging", "symptoms", "change-history", "coverage"
+]
 Needs = Literal["k8s", "cloudtrail"]
 
 
@@ -33,7 +35,9 @@ class Rule:
     references: tuple[str, ...] = ()
     needs: tuple[Needs, ...] = ()  # live sources without which the rule cannot judge
     iac: bool = True  # evaluated for infrastructure-as-code
-    aws_node: bool = True  # only meaningful where aws-node runs (skipped on Fargate/Auto/Windows-only)
+    aws_node: bool = (
+        True  # only meaningful where aws-node runs (skipped on Fargate/Auto/Windows-only)
+    )
 
     def run(self, view: ClusterView) -> Iterator[Finding]:
         return self.check(view, self)

@@ -38,16 +38,15 @@ def dedicated_status(view: ClusterView) -> DedicatedStatus:
     causes: list[str] = []
     grant = view.dedicated_grant
     assert grant is not None
-    essential = view.essential()
-    missing = grant.missing(essential)
-    if missing:
+    ok, missing, why = view.check_grant(grant)
+    if ok is False:
         denied = [a for a in missing if grant.level(a) == "denied"]
         problems.append(f"{role.arn} lacks {', '.join(missing)}")
         causes.append("CNI004" if denied else "CNI001")
         if _wrong_family(view, grant):
             causes.append("CNI003")
-    elif grant.grants(essential) is None:
-        unknown.append(grant.unknown_reason or f"permissions of {role.arn} could not be evaluated")
+    elif ok is None:
+        unknown.append(f"{role.arn}: {why}")
     trust = view.trust
     if trust is not None:
         if trust.can_assume is None:

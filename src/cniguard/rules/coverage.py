@@ -12,9 +12,12 @@ from cniguard.rules.base import Rule, rule
 
 def cluster_gaps(view: ClusterView) -> list[Gap]:
     c = view.cluster
-    return [g for g in view.inventory.gaps
-            if g.cluster == c.arn or (g.cluster is None and g.account == c.account
-                                      and g.region in (None, c.region))]
+    return [
+        g
+        for g in view.inventory.gaps
+        if g.cluster == c.arn
+        or (g.cluster is None and g.account == c.account and g.region in (None, c.region))
+    ]
 
 
 @rule(
@@ -41,14 +44,26 @@ def cni090(view: ClusterView, r: Rule) -> Iterator[Finding]:
     if not gaps and not not_collected:
         yield r.finding(view, "pass", "Everything in scope for this cluster was read.")
         return
-    items = [{"what": g.what, "reason": g.reason, "operation": g.operation,
-              "resource": g.resource, "region": g.region} for g in gaps]
+    items = [
+        {
+            "what": g.what,
+            "reason": g.reason,
+            "operation": g.operation,
+            "resource": g.resource,
+            "region": g.region,
+        }
+        for g in gaps
+    ]
     text = "; ".join(f"{g.what}: {g.reason}" for g in gaps[:5])
     if not_collected:
         text = "; ".join([*not_collected, text]) if text else "; ".join(not_collected)
         text = "not collected: " + text if not gaps else text
-    yield r.finding(view, "fail", f"Not read for this cluster: {text}.",
-                    evidence={"gaps": items, "not_collected": not_collected})
+    yield r.finding(
+        view,
+        "fail",
+        f"Not read for this cluster: {text}.",
+        evidence={"gaps": items, "not_collected": not_collected},
+    )
 
 
 RULES = (cni090,)

@@ -12,9 +12,17 @@ from cniguard.model.finding import Finding
 from cniguard.model.inventory import CloudTrailEvent
 from cniguard.rules.base import Rule, rule
 
-CLOUDTRAIL_DOC = "https://docs.aws.amazon.com/awscloudtrail/latest/userguide/view-cloudtrail-events.html"
-_REMOVALS = {"DetachRolePolicy", "DeleteRolePolicy", "PutRolePolicy", "PutRolePermissionsBoundary",
-             "DeleteRole", "RemoveRoleFromInstanceProfile"}
+CLOUDTRAIL_DOC = (
+    "https://docs.aws.amazon.com/awscloudtrail/latest/userguide/view-cloudtrail-events.html"
+)
+_REMOVALS = {
+    "DetachRolePolicy",
+    "DeleteRolePolicy",
+    "PutRolePolicy",
+    "PutRolePermissionsBoundary",
+    "DeleteRole",
+    "RemoveRoleFromInstanceProfile",
+}
 
 
 def _read(view: ClusterView) -> bool:
@@ -22,15 +30,39 @@ def _read(view: ClusterView) -> bool:
 
 
 def _iam_events(view: ClusterView, names: set[str]) -> list[CloudTrailEvent]:
-    return [e for e in view.inventory.cloudtrail_events
-            if e.account == view.cluster.account and e.event_source == "iam.amazonaws.com"
-            and e.event_name in names and not e.error_code]
+    return [
+        e
+        for e in view.inventory.cloudtrail_events
+        if e.account == view.cluster.account
+        and e.event_source == "iam.amazonaws.com"
+        and e.event_name in names
+        and not e.error_code
+    ]
 
 
 def _evidence(e: CloudTrailEvent) -> dict[str, object]:
-    return {"event": e.event_name, "event_time": e.event_time, "who": e.principal_arn,
-            "source_ip": e.source_ip, "user_agent": e.user_agent, "event_id": e.event_id,
-            "region": e.region, "request": e.request_parameters or {}}
+    return {
+        "event": e.event_name,
+        "event_time": e.event_time,
+        "who": e.principal_arn,
+        "source_ip": e.source_ip,
+        "user_agent": e.user_agent,
+        "event_id": e.event_id,
+        "region": e.region,
+        "request": e.request_parameters or {},
+    }
+
+
+def _unreadable(view: ClusterView, r: Rule, e: CloudTrailEvent) -> Finding:
+    return r.finding(
+        view,
+        "unknown",
+        f"{e.event_name} by {e.principal_arn or 'someone'} at "
+        f"{e.event_time} has no readable request parameters; it may concern this "
+        "cluster's roles.",
+        evidence=_evidence(e),
+        key=e.event_id,
+    )
 
 
 def _denies_cni(document: object) -> bool:
@@ -38,8 +70,10 @@ def _denies_cni(document: object) -> bool:
         statements = parse_statements(document)  # type: ignore[arg-type]
     except PolicyParseError:
         return False
-    return any(st.effect == "Deny" and any(st.matches_action(a) for a in ALL_CNI_ACTIONS)
-               for st in statements)
+    return any(
+        st.effect == "Deny" and any(st.matches_action(a) for a in ALL_CNI_ACTIONS)
+        for st in statements
+    )
 
 
 def _removes(e: CloudTrailEvent, view: ClusterView) -> str | None:
@@ -53,7 +87,11 @@ def _removes(e: CloudTrailEvent, view: ClusterView) -> str | None:
         return f"deleted inline policy {params.get('policyName')}"
     if name == "PutRolePolicy":
         doc = params.get("policyDocument")
-        return f"added inline policy {params.get('policyName')} denying CNI actions" if doc and _denies_cni(doc) else None
+        return (
+            f"added inline policy {params.get('policyName')} denying CNI actions"
+            if doc and _denies_cni(doc)
+            else None
+        )
     if name == "PutRolePermissionsBoundary":
         return f"set permissions boundary {params.get('permissionsBoundary')}"
     if name == "DeleteRole":
@@ -78,16 +116,32 @@ def _removes(e: CloudTrailEvent, view: ClusterView) -> str | None:
 )
 def cni040(view: ClusterView, r: Rule) -> Iterator[Finding]:
     if not _read(view):
-        yield r.finding(view, "unknown", f"CloudTrail was not read for account {view.cluster.account}.",
-                        evidence={"missing": "cloudtrail"})
+        yield r.finding(
+            view,
+            "unknown",
+            f"CloudTrail was not read for account {view.cluster.account}.",
+            evidence={"missing": "cloudtrail"},
+        )
         return
     roles = {u.role_arn.rsplit("/", 1)[-1]: u.role_arn for u in view.node_roles or ()}
     if view.configured_binding.role_arn:
         arn = view.configured_binding.role_arn
         roles[arn.rsplit("/", 1)[-1]] = arn
     found = False
+    if view.node_roles is None or view.unresolved_node_groups:
+        found = True
+        yield r.finding(
+            view,
+            "unknown",
+            "The cluster's node roles were not read, so their "
+            "CloudTrail history cannot be matched.",
+        )
     for e in sorted(_iam_events(view, _REMOVALS), key=lambda e: e.event_time):
-        role_name = str((e.request_parameters or {}).get("roleName", ""))
+        if not isinstance(e.request_parameters, dict):
+            found = True
+            yield _unreadable(view, r, e)
+            continue
+        role_name = str(e.request_parameters.get("roleName", ""))
         if role_name not in roles:
             continue
         why = _removes(e, view)
@@ -95,14 +149,21 @@ def cni040(view: ClusterView, r: Rule) -> Iterator[Finding]:
             continue
         found = True
         yield r.finding(
-            view, "fail",
+            view,
+            "fail",
             f"{e.principal_arn or 'someone'} {why} from role {role_name} at {e.event_time} "
             f"(from {e.source_ip or 'unknown address'}).",
-            resource=roles[role_name], evidence=_evidence(e), key=e.event_id,
+            resource=roles[role_name],
+            evidence=_evidence(e),
+            key=e.event_id,
         )
     if not found:
-        yield r.finding(view, "pass", "CloudTrail shows no removal of CNI permissions from the "
-                        "cluster's roles in the period read.")
+        yield r.finding(
+            view,
+            "pass",
+            "CloudTrail shows no removal of CNI permissions from the "
+            "cluster's roles in the period read.",
+        )
 
 
 @rule(
@@ -121,17 +182,31 @@ def cni040(view: ClusterView, r: Rule) -> Iterator[Finding]:
 )
 def cni041(view: ClusterView, r: Rule) -> Iterator[Finding]:
     if not _read(view):
-        yield r.finding(view, "unknown", f"CloudTrail was not read for account {view.cluster.account}.",
-                        evidence={"missing": "cloudtrail"})
+        yield r.finding(
+            view,
+            "unknown",
+            f"CloudTrail was not read for account {view.cluster.account}.",
+            evidence={"missing": "cloudtrail"},
+        )
         return
     role = view.configured_binding.role_arn
     role_name = role.rsplit("/", 1)[-1] if role else None
     host = issuer_host(view.cluster.oidc_issuer) if view.cluster.oidc_issuer else None
     found = False
-    events = _iam_events(view, {"UpdateAssumeRolePolicy", "DeleteOpenIDConnectProvider",
-                                "RemoveClientIDFromOpenIDConnectProvider"})
+    events = _iam_events(
+        view,
+        {
+            "UpdateAssumeRolePolicy",
+            "DeleteOpenIDConnectProvider",
+            "RemoveClientIDFromOpenIDConnectProvider",
+        },
+    )
     for e in sorted(events, key=lambda e: e.event_time):
-        params = e.request_parameters or {}
+        if not isinstance(e.request_parameters, dict):
+            found = True
+            yield _unreadable(view, r, e)
+            continue
+        params = e.request_parameters
         if e.event_name == "UpdateAssumeRolePolicy":
             if role_name is None or params.get("roleName") != role_name:
                 continue
@@ -140,15 +215,28 @@ def cni041(view: ClusterView, r: Rule) -> Iterator[Finding]:
             provider = str(params.get("openIDConnectProviderArn", ""))
             if host is None or not provider.lower().endswith(host.lower()):
                 continue
-            what = ("deleted OIDC provider" if e.event_name.startswith("Delete")
-                    else f"removed client id {params.get('clientID')} from") + f" {provider}"
+            what = (
+                "deleted OIDC provider"
+                if e.event_name.startswith("Delete")
+                else f"removed client id {params.get('clientID')} from"
+            ) + f" {provider}"
             resource = provider
         found = True
-        yield r.finding(view, "fail", f"{e.principal_arn or 'someone'} {what} at {e.event_time}.",
-                        resource=resource, evidence=_evidence(e), key=e.event_id)
+        yield r.finding(
+            view,
+            "fail",
+            f"{e.principal_arn or 'someone'} {what} at {e.event_time}.",
+            resource=resource,
+            evidence=_evidence(e),
+            key=e.event_id,
+        )
     if not found:
-        yield r.finding(view, "pass", "CloudTrail shows no change to the CNI role's trust or the "
-                        "cluster's OIDC provider in the period read.")
+        yield r.finding(
+            view,
+            "pass",
+            "CloudTrail shows no change to the CNI role's trust or the "
+            "cluster's OIDC provider in the period read.",
+        )
 
 
 RULES = (cni040, cni041)

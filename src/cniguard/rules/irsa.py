@@ -6,19 +6,25 @@ from collections.abc import Iterator
 
 from cniguard.analysis import ClusterView, normalize_role_arn
 from cniguard.iam.trust import issuer_host, service_account_subject
-from cniguard.model.finding import Finding
+from cniguard.model.finding import Finding, Severity
 from cniguard.rules.base import Rule, rule
 
 IRSA_DOC = "https://docs.aws.amazon.com/eks/latest/userguide/iam-roles-for-service-accounts.html"
-OIDC_DOC = "https://docs.aws.amazon.com/eks/latest/userguide/enable-iam-roles-for-service-accounts.html"
+OIDC_DOC = (
+    "https://docs.aws.amazon.com/eks/latest/userguide/enable-iam-roles-for-service-accounts.html"
+)
 POD_ID_DOC = "https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html"
 CNI_ROLE_DOC = "https://docs.aws.amazon.com/eks/latest/userguide/cni-iam-role.html"
 ADDON_DOC = "https://docs.aws.amazon.com/eks/latest/userguide/vpc-add-on-create.html"
 
 
 def _unknown_binding(view: ClusterView, r: Rule) -> Finding:
-    return r.finding(view, "unknown", f"Cannot tell which identity aws-node uses: "
-                     f"{view.binding.reason}.", evidence={"missing": view.binding.reason})
+    return r.finding(
+        view,
+        "unknown",
+        f"Cannot tell which identity aws-node uses: {view.binding.reason}.",
+        evidence={"missing": view.binding.reason},
+    )
 
 
 @rule(
@@ -43,28 +49,51 @@ def cni010(view: ClusterView, r: Rule) -> Iterator[Finding]:
         return
     issuer = view.cluster.oidc_issuer
     if issuer is None:
-        yield r.finding(view, "unknown", "The cluster's OIDC issuer was not read.",
-                        evidence={"missing": "oidc_issuer"})
+        yield r.finding(
+            view,
+            "unknown",
+            "The cluster's OIDC issuer was not read.",
+            evidence={"missing": "oidc_issuer"},
+        )
         return
     provider = view.oidc_provider
     evidence = {"issuer": issuer, "role": binding.role_arn}
     if provider is None:
-        yield r.finding(view, "unknown", f"The IAM OIDC providers of account {view.cluster.account} "
-                        "were not read.", evidence=evidence)
+        yield r.finding(
+            view,
+            "unknown",
+            f"The IAM OIDC providers of account {view.cluster.account} were not read.",
+            evidence=evidence,
+        )
     elif provider is False:
-        yield r.finding(view, "fail", f"aws-node is bound to IRSA role {binding.role_arn}, but no IAM "
-                        f"OIDC provider exists for issuer {issuer_host(issuer)}.",
-                        resource=issuer, evidence=evidence)
+        yield r.finding(
+            view,
+            "fail",
+            f"aws-node is bound to IRSA role {binding.role_arn}, but no IAM "
+            f"OIDC provider exists for issuer {issuer_host(issuer)}.",
+            resource=issuer,
+            evidence=evidence,
+        )
     elif "sts.amazonaws.com" not in provider.client_ids:
-        yield r.finding(view, "fail", f"OIDC provider {provider.arn} lacks client id "
-                        f"sts.amazonaws.com (has: {', '.join(provider.client_ids) or 'none'}).",
-                        resource=provider.arn, evidence={**evidence, "client_ids": list(provider.client_ids)},
-                        origin=view.origin_of(provider),
-                        remediation=f"aws iam add-client-id-to-open-id-connect-provider "
-                        f"--open-id-connect-provider-arn {provider.arn} --client-id sts.amazonaws.com")
+        yield r.finding(
+            view,
+            "fail",
+            f"OIDC provider {provider.arn} lacks client id "
+            f"sts.amazonaws.com (has: {', '.join(provider.client_ids) or 'none'}).",
+            resource=provider.arn,
+            evidence={**evidence, "client_ids": list(provider.client_ids)},
+            origin=view.origin_of(provider),
+            remediation=f"aws iam add-client-id-to-open-id-connect-provider "
+            f"--open-id-connect-provider-arn {provider.arn} --client-id sts.amazonaws.com",
+        )
     else:
-        yield r.finding(view, "pass", f"OIDC provider {provider.arn} serves the cluster's issuer.",
-                        resource=provider.arn, evidence=evidence)
+        yield r.finding(
+            view,
+            "pass",
+            f"OIDC provider {provider.arn} serves the cluster's issuer.",
+            resource=provider.arn,
+            evidence=evidence,
+        )
 
 
 @rule(
@@ -89,15 +118,26 @@ def cni011(view: ClusterView, r: Rule) -> Iterator[Finding]:
         return
     provider = view.oidc_provider
     if provider is None:
-        yield r.finding(view, "unknown", f"The IAM OIDC providers of account {view.cluster.account} "
-                        "were not read.")
+        yield r.finding(
+            view,
+            "unknown",
+            f"The IAM OIDC providers of account {view.cluster.account} were not read.",
+        )
     elif provider is False:
-        yield r.finding(view, "fail", "The cluster has no IAM OIDC provider and aws-node runs with "
-                        "the node role's permissions.",
-                        evidence={"issuer": view.cluster.oidc_issuer})
+        yield r.finding(
+            view,
+            "fail",
+            "The cluster has no IAM OIDC provider and aws-node runs with "
+            "the node role's permissions.",
+            evidence={"issuer": view.cluster.oidc_issuer},
+        )
     else:
-        yield r.finding(view, "pass", f"OIDC provider {provider.arn} exists; IRSA is possible.",
-                        resource=provider.arn)
+        yield r.finding(
+            view,
+            "pass",
+            f"OIDC provider {provider.arn} exists; IRSA is possible.",
+            resource=provider.arn,
+        )
 
 
 @rule(
@@ -129,20 +169,38 @@ def cni012(view: ClusterView, r: Rule) -> Iterator[Finding]:
             return  # CNI004 reports a deleted role
         yield r.finding(view, "unknown", f"Role {arn} was not read.", resource=arn)
         return
-    evidence = {"role": arn, "kind": binding.kind, "issuer": view.cluster.oidc_issuer,
-                "service_account": f"kube-system/{view.service_account_name}",
-                "trusted_providers": list(trust.trusted_providers)}
+    evidence = {
+        "role": arn,
+        "kind": binding.kind,
+        "issuer": view.cluster.oidc_issuer,
+        "service_account": f"kube-system/{view.service_account_name}",
+        "trusted_providers": list(trust.trusted_providers),
+    }
     if trust.can_assume is None:
-        yield r.finding(view, "unknown", f"Trust policy of {arn}: {'; '.join(trust.notes)}.",
-                        resource=arn, evidence=evidence)
+        yield r.finding(
+            view,
+            "unknown",
+            f"Trust policy of {arn}: {'; '.join(trust.notes)}.",
+            resource=arn,
+            evidence=evidence,
+        )
     elif not trust.can_assume:
-        yield r.finding(view, "fail", f"aws-node cannot assume {arn}: "
-                        f"{'; '.join(trust.assume_problems)}.", resource=arn,
-                        evidence={**evidence, "problems": list(trust.assume_problems)},
-                        origin=view.origin_of(role))
+        yield r.finding(
+            view,
+            "fail",
+            f"aws-node cannot assume {arn}: {'; '.join(trust.assume_problems)}.",
+            resource=arn,
+            evidence={**evidence, "problems": list(trust.assume_problems)},
+            origin=view.origin_of(role),
+        )
     else:
-        yield r.finding(view, "pass", f"aws-node of this cluster can assume {arn}.", resource=arn,
-                        evidence=evidence)
+        yield r.finding(
+            view,
+            "pass",
+            f"aws-node of this cluster can assume {arn}.",
+            resource=arn,
+            evidence=evidence,
+        )
 
 
 @rule(
@@ -173,11 +231,17 @@ def cni013(view: ClusterView, r: Rule) -> Iterator[Finding]:
         yield r.finding(view, "unknown", f"The trust policy of {arn} was not read.", resource=arn)
         return
     if trust.broad:
-        severity = "high" if any(b.severity == "high" for b in trust.broad) else "medium"
-        yield r.finding(view, "fail", f"Role {arn} trusts more than kube-system/aws-node: "
-                        f"{'; '.join(b.reason for b in trust.broad)}.", resource=arn,
-                        evidence={"role": arn, "too_broad": [b.reason for b in trust.broad]},
-                        severity=severity, origin=view.origin_of(view.dedicated_role))
+        severity: Severity = "high" if any(b.severity == "high" for b in trust.broad) else "medium"
+        yield r.finding(
+            view,
+            "fail",
+            f"Role {arn} trusts more than kube-system/aws-node: "
+            f"{'; '.join(b.reason for b in trust.broad)}.",
+            resource=arn,
+            evidence={"role": arn, "too_broad": [b.reason for b in trust.broad]},
+            severity=severity,
+            origin=view.origin_of(view.dedicated_role),
+        )
     else:
         yield r.finding(view, "pass", f"Role {arn} trusts only aws-node.", resource=arn)
 
@@ -197,7 +261,10 @@ def cni014(view: ClusterView, r: Rule) -> Iterator[Finding]:
     if binding.kind == "unknown":
         yield _unknown_binding(view, r)
         return
-    if binding.kind == "none" or binding.role_arn is None:
+    if binding.kind == "none":
+        return
+    if binding.role_arn is None:
+        yield r.finding(view, "unknown", f"The {binding.kind} role of aws-node is not known.")
         return
     arn = binding.role_arn
     if view.dedicated_role is not None and not view.dedicated_role.exists:
@@ -213,18 +280,27 @@ def cni014(view: ClusterView, r: Rule) -> Iterator[Finding]:
     if trust is not None:
         shared.extend(f"trust allows {s}" for s in trust.other_subjects if s != own)
         own_host = issuer_host(view.cluster.oidc_issuer) if view.cluster.oidc_issuer else None
-        shared.extend(f"trusted by OIDC provider {p}" for p in trust.trusted_providers
-                      if own_host and p.lower() != own_host.lower())
+        shared.extend(
+            f"trusted by OIDC provider {p}"
+            for p in trust.trusted_providers
+            if own_host and p.lower() != own_host.lower()
+        )
     shared = list(dict.fromkeys(shared))
     if shared:
-        yield r.finding(view, "fail", f"CNI role {arn} is shared: {'; '.join(shared)}.",
-                        resource=arn, evidence={"role": arn, "shared_with": shared},
-                        origin=view.origin_of(view.dedicated_role))
+        yield r.finding(
+            view,
+            "fail",
+            f"CNI role {arn} is shared: {'; '.join(shared)}.",
+            resource=arn,
+            evidence={"role": arn, "shared_with": shared},
+            origin=view.origin_of(view.dedicated_role),
+        )
     elif trust is None or trust.can_assume is None:
         yield r.finding(view, "unknown", f"The trust policy of {arn} was not read.", resource=arn)
     else:
-        yield r.finding(view, "pass", f"CNI role {arn} serves only this cluster's aws-node.",
-                        resource=arn)
+        yield r.finding(
+            view, "pass", f"CNI role {arn} serves only this cluster's aws-node.", resource=arn
+        )
 
 
 @rule(
@@ -249,32 +325,51 @@ def cni015(view: ClusterView, r: Rule) -> Iterator[Finding]:
         return
     env = view.pod_env
     if env is None:
-        yield r.finding(view, "unknown", "aws-node pods were not read.", evidence={"missing": "k8s:pods"})
+        yield r.finding(
+            view, "unknown", "aws-node pods were not read.", evidence={"missing": "k8s:pods"}
+        )
         return
     stale = list(env.without)
     wrong: dict[str, list[str]] = {}
     if configured.kind == "irsa":
         for role, pods in env.irsa_roles.items():
-            if configured.role_arn and normalize_role_arn(role) != normalize_role_arn(configured.role_arn):
+            if configured.role_arn and normalize_role_arn(role) != normalize_role_arn(
+                configured.role_arn
+            ):
                 wrong[role] = list(pods)
         stale.extend(env.pod_identity)
-    evidence = {"bound_role": configured.role_arn, "bound_by": configured.reason,
-                "pods_without_identity_env": stale, "pods_with_other_role": wrong,
-                "aws_node_pods": len(env.pods)}
+    evidence = {
+        "bound_role": configured.role_arn,
+        "bound_by": configured.reason,
+        "pods_without_identity_env": stale,
+        "pods_with_other_role": wrong,
+        "aws_node_pods": len(env.pods),
+    }
     if stale or wrong:
         parts = []
         if stale:
-            parts.append(f"{len(stale)} of {len(env.pods)} pod(s) lack the {configured.kind} env "
-                         f"({', '.join(stale[:5])}{'...' if len(stale) > 5 else ''}) and use the node role")
+            parts.append(
+                f"{len(stale)} of {len(env.pods)} pod(s) lack the {configured.kind} env "
+                f"({', '.join(stale[:5])}{'...' if len(stale) > 5 else ''}) and use the node role"
+            )
         if wrong:
             parts.append(f"pods run with another role: {', '.join(wrong)}")
-        yield r.finding(view, "fail", f"aws-node is bound to {configured.role_arn} "
-                        f"({configured.reason}) but {'; '.join(parts)}.", evidence=evidence,
-                        resource=f"{view.cluster.arn}/kube-system/daemonset/aws-node")
+        yield r.finding(
+            view,
+            "fail",
+            f"aws-node is bound to {configured.role_arn} "
+            f"({configured.reason}) but {'; '.join(parts)}.",
+            evidence=evidence,
+            resource=f"{view.cluster.arn}/kube-system/daemonset/aws-node",
+        )
     else:
-        yield r.finding(view, "pass", f"All {len(env.pods)} aws-node pod(s) run with the bound "
-                        "identity.", evidence=evidence,
-                        resource=f"{view.cluster.arn}/kube-system/daemonset/aws-node")
+        yield r.finding(
+            view,
+            "pass",
+            f"All {len(env.pods)} aws-node pod(s) run with the bound identity.",
+            evidence=evidence,
+            resource=f"{view.cluster.arn}/kube-system/daemonset/aws-node",
+        )
 
 
 @rule(
@@ -305,28 +400,46 @@ def cni016(view: ClusterView, r: Rule) -> Iterator[Finding]:
     if len({normalize_role_arn(v) for v in irsa.values()}) > 1:
         problems.append("; ".join(f"{k} = {v}" for k, v in irsa.items()))
     if addon and addon.service_account_role_arn and annotation is False:
-        problems.append(f"the add-on names {addon.service_account_role_arn} but the ServiceAccount "
-                        "has no role annotation")
+        problems.append(
+            f"the add-on names {addon.service_account_role_arn} but the ServiceAccount "
+            "has no role annotation"
+        )
     if pia and annotation:
-        problems.append(f"both a pod identity association ({pia}) and an IRSA annotation "
-                        f"({annotation}) are set; IRSA wins in the SDK chain")
+        problems.append(
+            f"both a pod identity association ({pia}) and an IRSA annotation "
+            f"({annotation}) are set; IRSA wins in the SDK chain"
+        )
     if annotation and addon and not addon.service_account_role_arn and not pia:
-        problems.append("the role annotation was set by hand on a managed add-on that does not "
-                        "name it; an add-on update may remove it")
+        problems.append(
+            "the role annotation was set by hand on a managed add-on that does not "
+            "name it; an add-on update may remove it"
+        )
     if problems:
-        yield r.finding(view, "fail", "aws-node's role is set inconsistently: " + " | ".join(problems)
-                        + ".", evidence={"places": places, "problems": problems},
-                        origin=view.origin_of(addon or None))
+        yield r.finding(
+            view,
+            "fail",
+            "aws-node's role is set inconsistently: " + " | ".join(problems) + ".",
+            evidence={"places": places, "problems": problems},
+            origin=view.origin_of(addon or None),
+        )
         return
     missing = [n for n, v in (("add-on", addon), ("pod identity associations", pia)) if v is None]
     if annotation is None and not view.is_iac:
         missing.append("ServiceAccount")
     if missing:
-        yield r.finding(view, "unknown", f"Not read: {', '.join(missing)}.",
-                        evidence={"places": places, "missing": missing})
+        yield r.finding(
+            view,
+            "unknown",
+            f"Not read: {', '.join(missing)}.",
+            evidence={"places": places, "missing": missing},
+        )
         return
-    yield r.finding(view, "pass", "aws-node's role is set in one place or the places agree.",
-                    evidence={"places": places})
+    yield r.finding(
+        view,
+        "pass",
+        "aws-node's role is set in one place or the places agree.",
+        evidence={"places": places},
+    )
 
 
 RULES = (cni010, cni011, cni012, cni013, cni014, cni015, cni016)

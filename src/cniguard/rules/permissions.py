@@ -23,8 +23,16 @@ def _runs(view: ClusterView, r: Rule) -> Iterator[Finding] | None:
     if runs:
         return None
     if runs is None:
-        return iter([r.finding(view, "unknown", f"Cannot tell whether aws-node runs: {why}.",
-                               evidence={"missing": why})])
+        return iter(
+            [
+                r.finding(
+                    view,
+                    "unknown",
+                    f"Cannot tell whether aws-node runs: {why}.",
+                    evidence={"missing": why},
+                )
+            ]
+        )
     return iter(())
 
 
@@ -46,68 +54,125 @@ def cni001(view: ClusterView, r: Rule) -> Iterator[Finding]:
         yield from skip
         return
     binding = view.binding
-    essential = view.essential()
-    base = {"binding": binding.kind, "binding_source": binding.source, "ip_family": view.cluster.ip_family}
+    base = {
+        "binding": binding.kind,
+        "binding_source": binding.source,
+        "ip_family": view.cluster.ip_family,
+    }
     if binding.kind == "unknown":
-        yield r.finding(view, "unknown", f"Cannot tell which identity aws-node uses: {binding.reason}.",
-                        evidence={**base, "missing": binding.reason})
+        yield r.finding(
+            view,
+            "unknown",
+            f"Cannot tell which identity aws-node uses: {binding.reason}.",
+            evidence={**base, "missing": binding.reason},
+        )
         return
     if binding.kind in ("irsa", "pod_identity"):
         status = dedicated_status(view)
         resource = binding.role_arn or view.cluster.arn
-        evidence = {**base, "role": binding.role_arn, "problems": list(status.problems),
-                    "unknown": list(status.unknown), "causes": list(status.causes)}
+        evidence = {
+            **base,
+            "role": binding.role_arn,
+            "problems": list(status.problems),
+            "unknown": list(status.unknown),
+            "causes": list(status.causes),
+        }
         if status.works is False:
             yield r.finding(
-                view, "fail",
+                view,
+                "fail",
                 f"aws-node is bound to {binding.kind} role {binding.role_arn} ({binding.reason}), "
                 f"but it cannot get the CNI permissions from it: {'; '.join(status.problems)}.",
-                resource=resource, evidence=evidence, origin=view.origin_of(view.dedicated_role),
+                resource=resource,
+                evidence=evidence,
+                origin=view.origin_of(view.dedicated_role),
             )
         elif status.works is None:
-            yield r.finding(view, "unknown", f"Cannot verify role {binding.role_arn}: "
-                            f"{'; '.join(status.unknown)}.", resource=resource, evidence=evidence)
+            yield r.finding(
+                view,
+                "unknown",
+                f"Cannot verify role {binding.role_arn}: {'; '.join(status.unknown)}.",
+                resource=resource,
+                evidence=evidence,
+            )
         else:
-            yield r.finding(view, "pass", f"aws-node gets the CNI permissions from {binding.kind} "
-                            f"role {binding.role_arn}.", resource=resource, evidence=evidence)
+            yield r.finding(
+                view,
+                "pass",
+                f"aws-node gets the CNI permissions from {binding.kind} role {binding.role_arn}.",
+                resource=resource,
+                evidence=evidence,
+            )
         return
     uses = view.node_roles
     if uses is None:
-        yield r.finding(view, "unknown", "aws-node falls back to the node role, but the cluster's "
-                        "node groups were not read.", evidence={**base, "missing": "node groups"})
+        yield r.finding(
+            view,
+            "unknown",
+            "aws-node falls back to the node role, but the cluster's node groups were not read.",
+            evidence={**base, "missing": "node groups"},
+        )
         return
     linux = [u for u in uses if u.linux]
     if not linux:
-        yield r.finding(view, "fail", "aws-node runs, no dedicated identity is bound and no Linux "
-                        "node role is known to grant the CNI permissions.", evidence=base)
+        yield r.finding(
+            view,
+            "fail",
+            "aws-node runs, no dedicated identity is bound and no Linux "
+            "node role is known to grant the CNI permissions.",
+            evidence=base,
+        )
         return
     for use in linux:
         grant = view.role_grant(use.role_arn)
         evidence = {**base, "node_role": use.role_arn, "used_by": list(use.via)}
         origin = view.origin_of(view.index.role(use.role_arn), *use.node_groups)
         if grant is None:
-            yield r.finding(view, "unknown", f"Node role {use.role_arn} was not read.",
-                            resource=use.role_arn, evidence=evidence)
+            yield r.finding(
+                view,
+                "unknown",
+                f"Node role {use.role_arn} was not read.",
+                resource=use.role_arn,
+                evidence=evidence,
+            )
             continue
-        missing = grant.missing(essential)
-        if missing:
+        ok, missing, why = view.check_grant(grant)
+        if ok is False:
             evidence["missing_actions"] = list(missing)
             yield r.finding(
-                view, "fail",
+                view,
+                "fail",
                 f"No dedicated identity is bound to aws-node and node role {use.role_arn} "
                 f"({node_groups_label(use)}) lacks {', '.join(missing)}: pods on these nodes get no IP.",
-                resource=use.role_arn, evidence=evidence, origin=origin,
+                resource=use.role_arn,
+                evidence=evidence,
+                origin=origin,
             )
-        elif grant.grants(essential) is None:
-            yield r.finding(view, "unknown", f"Permissions of node role {use.role_arn} could not be "
-                            f"evaluated: {grant.unknown_reason}.", resource=use.role_arn, evidence=evidence)
+        elif ok is None:
+            yield r.finding(
+                view,
+                "unknown",
+                f"Node role {use.role_arn}: {why}.",
+                resource=use.role_arn,
+                evidence=evidence,
+            )
         else:
-            yield r.finding(view, "pass", f"Node role {use.role_arn} grants the CNI permissions "
-                            "(misplaced: see CNI002).", resource=use.role_arn, evidence=evidence)
+            yield r.finding(
+                view,
+                "pass",
+                f"Node role {use.role_arn} grants the CNI permissions (misplaced: see CNI002).",
+                resource=use.role_arn,
+                evidence=evidence,
+            )
     for group in view.unresolved_node_groups:
-        yield r.finding(view, "unknown", f"The role of node group {group.name} is not known.",
-                        resource=group.name, evidence={**base, "node_group": group.name},
-                        origin=group.origin)
+        yield r.finding(
+            view,
+            "unknown",
+            f"The role of node group {group.name} is not known.",
+            resource=group.name,
+            evidence={**base, "node_group": group.name},
+            origin=group.origin,
+        )
 
 
 @rule(
@@ -128,10 +193,23 @@ def cni001(view: ClusterView, r: Rule) -> Iterator[Finding]:
 def cni002(view: ClusterView, r: Rule) -> Iterator[Finding]:
     uses = view.node_roles
     if uses is None:
-        yield r.finding(view, "unknown", "The cluster's node groups were not read.",
-                        evidence={"missing": "node groups"})
+        yield r.finding(
+            view,
+            "unknown",
+            "The cluster's node groups were not read.",
+            evidence={"missing": "node groups"},
+        )
         return
-    if not uses:
+    for group in view.unresolved_node_groups:
+        yield r.finding(
+            view,
+            "unknown",
+            f"The role of node group {group.name} is not known.",
+            resource=group.name,
+            evidence={"node_group": group.name},
+            origin=group.origin,
+        )
+    if not uses and not view.unresolved_node_groups:
         yield r.finding(view, "pass", "The cluster has no EC2 worker-node roles.")
         return
     works = dedicated_status(view).works
@@ -141,18 +219,33 @@ def cni002(view: ClusterView, r: Rule) -> Iterator[Finding]:
         grant = view.role_grant(use.role_arn)
         evidence: dict[str, object] = {"node_role": use.role_arn, "used_by": list(use.via)}
         if grant is None:
-            yield r.finding(view, "unknown", f"Node role {use.role_arn} was not read.",
-                            resource=use.role_arn, evidence=evidence)
+            yield r.finding(
+                view,
+                "unknown",
+                f"Node role {use.role_arn} was not read.",
+                resource=use.role_arn,
+                evidence=evidence,
+            )
             continue
         mutating = grant.granted(MUTATING_ACTIONS)
         if not mutating:
             if grant.unknown_reason:
-                yield r.finding(view, "unknown", f"Permissions of node role {use.role_arn} could "
-                                f"not be evaluated: {grant.unknown_reason}.",
-                                resource=use.role_arn, evidence=evidence)
+                yield r.finding(
+                    view,
+                    "unknown",
+                    f"Permissions of node role {use.role_arn} could "
+                    f"not be evaluated: {grant.unknown_reason}.",
+                    resource=use.role_arn,
+                    evidence=evidence,
+                )
             else:
-                yield r.finding(view, "pass", f"Node role {use.role_arn} grants no ENI-changing "
-                                "actions.", resource=use.role_arn, evidence=evidence)
+                yield r.finding(
+                    view,
+                    "pass",
+                    f"Node role {use.role_arn} grants no ENI-changing actions.",
+                    resource=use.role_arn,
+                    evidence=evidence,
+                )
             continue
         reachable, imds = imds_exposure(use.node_groups)
         scoped = [a for a in mutating if grant.level(a) == "scoped"]
@@ -167,21 +260,32 @@ def cni002(view: ClusterView, r: Rule) -> Iterator[Finding]:
         name = role.name if role else use.role_arn.rsplit("/", 1)[-1]
         policies = ", ".join(grant.policies_granting(mutating))
         if works:
-            fix = (f"aws-node already runs with {view.binding.kind} role {view.binding.role_arn}: "
-                   f"verify every aws-node pod carries it (CNI015 passes) and a test pod gets an IP, "
-                   f"then remove {policies} from node role {name} "
-                   f"(aws iam detach-role-policy --role-name {name} --policy-arn <arn>).")
+            fix = (
+                f"aws-node already runs with {view.binding.kind} role {view.binding.role_arn}: "
+                f"verify every aws-node pod carries it (CNI015 passes) and a test pod gets an IP, "
+                f"then remove {policies} from node role {name} "
+                f"(aws iam detach-role-policy --role-name {name} --policy-arn <arn>)."
+            )
         else:
             fix = r.remediation
         if reachable:
-            fix += " Pods can reach IMDS now: set HttpTokens=required and HttpPutResponseHopLimit=1."
-        exposure = {True: " Pods can reach these credentials through IMDS.",
-                    None: " Whether pods can reach IMDS is unknown.", False: ""}[reachable]
+            fix += (
+                " Pods can reach IMDS now: set HttpTokens=required and HttpPutResponseHopLimit=1."
+            )
+        exposure = {
+            True: " Pods can reach these credentials through IMDS.",
+            None: " Whether pods can reach IMDS is unknown.",
+            False: "",
+        }[reachable]
         yield r.finding(
-            view, "fail",
+            view,
+            "fail",
             f"Node role {use.role_arn} ({node_groups_label(use)}) grants {len(mutating)} "
             f"ENI-changing action(s) through {policies}.{exposure}",
-            resource=use.role_arn, evidence=evidence, remediation=fix, origin=origin,
+            resource=use.role_arn,
+            evidence=evidence,
+            remediation=fix,
+            origin=origin,
             severity="critical" if reachable else None,
         )
 
@@ -195,7 +299,9 @@ def cni002(view: ClusterView, r: Rule) -> Iterator[Finding]:
     "grant it, and an IPv6-only policy leaves an IPv4 cluster without ENI permissions.",
     "Attach the policy of the cluster's IP family to the CNI identity: AmazonEKS_CNI_Policy for IPv4, "
     "the AmazonEKS_CNI_IPv6_Policy document for IPv6.",
-    references=("https://docs.aws.amazon.com/eks/latest/userguide/cni-iam-role.html#cni-iam-role-create-ipv6-policy",),
+    references=(
+        "https://docs.aws.amazon.com/eks/latest/userguide/cni-iam-role.html#cni-iam-role-create-ipv6-policy",
+    ),
 )
 def cni003(view: ClusterView, r: Rule) -> Iterator[Finding]:
     skip = _runs(view, r)
@@ -204,12 +310,18 @@ def cni003(view: ClusterView, r: Rule) -> Iterator[Finding]:
         return
     family = view.cluster.ip_family
     if family is None:
-        yield r.finding(view, "unknown", "The cluster's IP family was not read.",
-                        evidence={"missing": "ip_family"})
+        yield r.finding(
+            view,
+            "unknown",
+            "The cluster's IP family was not read.",
+            evidence={"missing": "ip_family"},
+        )
         return
     binding = view.binding
     if binding.kind == "unknown":
-        yield r.finding(view, "unknown", f"Cannot tell which identity aws-node uses: {binding.reason}.")
+        yield r.finding(
+            view, "unknown", f"Cannot tell which identity aws-node uses: {binding.reason}."
+        )
         return
     if binding.kind in ("irsa", "pod_identity"):
         targets = [binding.role_arn] if binding.role_arn else []
@@ -218,34 +330,60 @@ def cni003(view: ClusterView, r: Rule) -> Iterator[Finding]:
     if not targets:
         yield r.finding(view, "unknown", "No identity of aws-node is known to check.")
         return
-    own, other = (ESSENTIAL_IPV6, ESSENTIAL_IPV4) if family == "ipv6" else (ESSENTIAL_IPV4, ESSENTIAL_IPV6)
+    own, other = (
+        (ESSENTIAL_IPV6, ESSENTIAL_IPV4) if family == "ipv6" else (ESSENTIAL_IPV4, ESSENTIAL_IPV6)
+    )
     for arn in targets:
         grant = view.role_grant(arn)
         if grant is None:
             yield r.finding(view, "unknown", f"Role {arn} was not read.", resource=arn)
             continue
         has_own, has_other = grant.grants(own), grant.grants(other)
-        evidence = {"ip_family": family, "role": arn, "missing_actions": list(grant.missing(own)),
-                    "grants_other_family": has_other}
+        evidence = {
+            "ip_family": family,
+            "role": arn,
+            "missing_actions": list(grant.missing(own)),
+            "grants_other_family": has_other,
+        }
         if has_own is False and has_other:
             yield r.finding(
-                view, "fail",
+                view,
+                "fail",
                 f"{family.upper()} cluster, but role {arn} grants the "
                 f"{'IPv4' if family == 'ipv6' else 'IPv6'} CNI actions and lacks "
                 f"{', '.join(grant.missing(own))}.",
-                resource=arn, evidence=evidence, origin=view.origin_of(view.index.role(arn)),
+                resource=arn,
+                evidence=evidence,
+                origin=view.origin_of(view.index.role(arn)),
             )
         elif has_own is False and family == "ipv6":
-            yield r.finding(view, "fail", f"IPv6 cluster, but role {arn} lacks "
-                            f"{', '.join(grant.missing(own))}.", resource=arn, evidence=evidence,
-                            origin=view.origin_of(view.index.role(arn)))
+            yield r.finding(
+                view,
+                "fail",
+                f"IPv6 cluster, but role {arn} lacks {', '.join(grant.missing(own))}.",
+                resource=arn,
+                evidence=evidence,
+                origin=view.origin_of(view.index.role(arn)),
+            )
         elif has_own is None:
-            yield r.finding(view, "unknown", f"Permissions of {arn} could not be evaluated: "
-                            f"{grant.unknown_reason}.", resource=arn, evidence=evidence)
+            yield r.finding(
+                view,
+                "unknown",
+                f"Permissions of {arn} could not be evaluated: {grant.unknown_reason}.",
+                resource=arn,
+                evidence=evidence,
+            )
         else:
-            yield r.finding(view, "pass", f"Role {arn} grants the {family.upper()} CNI actions"
-                            if has_own else f"Role {arn} grants no IPv6-only permission set "
-                            "(missing permissions: see CNI001).", resource=arn, evidence=evidence)
+            yield r.finding(
+                view,
+                "pass",
+                f"Role {arn} grants the {family.upper()} CNI actions"
+                if has_own
+                else f"Role {arn} grants no IPv6-only permission set "
+                "(missing permissions: see CNI001).",
+                resource=arn,
+                evidence=evidence,
+            )
 
 
 @rule(
@@ -258,12 +396,16 @@ def cni003(view: ClusterView, r: Rule) -> Iterator[Finding]:
     "permissions even though the binding looks right.",
     "Remove the Deny (or add the CNI actions to the permissions boundary), or recreate the role with "
     "its trust and policy; then restart aws-node and verify a test pod gets an IP.",
-    references=("https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html",),
+    references=(
+        "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html",
+    ),
 )
 def cni004(view: ClusterView, r: Rule) -> Iterator[Finding]:
     binding = view.binding
     if binding.kind == "unknown":
-        yield r.finding(view, "unknown", f"Cannot tell which identity aws-node uses: {binding.reason}.")
+        yield r.finding(
+            view, "unknown", f"Cannot tell which identity aws-node uses: {binding.reason}."
+        )
         return
     if binding.kind == "none" or binding.role_arn is None:
         if binding.kind != "none":
@@ -276,27 +418,41 @@ def cni004(view: ClusterView, r: Rule) -> Iterator[Finding]:
         return
     origin = view.origin_of(role)
     if not role.exists:
-        yield r.finding(view, "fail", f"aws-node is bound to role {arn}, which does not exist.",
-                        resource=arn, evidence={"role": arn, "exists": False}, origin=origin)
+        yield r.finding(
+            view,
+            "fail",
+            f"aws-node is bound to role {arn}, which does not exist.",
+            resource=arn,
+            evidence={"role": arn, "exists": False},
+            origin=origin,
+        )
         return
     grant = view.dedicated_grant
     assert grant is not None
-    denied = {a: list(grant.actions[a].denied_by) for a in view.required() if grant.level(a) == "denied"}
+    denied = {
+        a: list(grant.actions[a].denied_by) for a in view.required() if grant.level(a) == "denied"
+    }
     if denied:
         by = sorted({d for names in denied.values() for d in names})
         yield r.finding(
-            view, "fail",
+            view,
+            "fail",
             f"Role {arn} is bound to aws-node, but {', '.join(by)} cancel(s) "
             f"{len(denied)} CNI action(s): {', '.join(denied)}.",
-            resource=arn, evidence={"role": arn, "denied": denied,
-                                    "permissions_boundary": role.permissions_boundary_arn},
+            resource=arn,
+            evidence={
+                "role": arn,
+                "denied": denied,
+                "permissions_boundary": role.permissions_boundary_arn,
+            },
             origin=origin,
         )
     elif grant.unknown_reason:
         yield r.finding(view, "unknown", f"Role {arn}: {grant.unknown_reason}.", resource=arn)
     else:
-        yield r.finding(view, "pass", f"Nothing cancels the CNI permissions of role {arn}.",
-                        resource=arn)
+        yield r.finding(
+            view, "pass", f"Nothing cancels the CNI permissions of role {arn}.", resource=arn
+        )
 
 
 RULES = (cni001, cni002, cni003, cni004)

@@ -23,6 +23,8 @@ NETWORK_NOT_READY_MARKERS = (
     "network plugin is not ready",
 )
 SAMPLE = 10
+# PodInitializing is how a pod with init containers waits when its sandbox cannot be created.
+STUCK_REASONS = ("ContainerCreating", "PodInitializing")
 
 
 def parse_time(value: str | None) -> dt.datetime | None:
@@ -36,7 +38,7 @@ def parse_time(value: str | None) -> dt.datetime | None:
 
 
 def _stuck(pod: Pod) -> bool:
-    return any(c.waiting_reason == "ContainerCreating" for c in pod.containers) or (
+    return any(c.waiting_reason in STUCK_REASONS for c in pod.containers) or (
         pod.phase == "Pending" and pod.node_name is not None and not pod.containers
     )
 
@@ -80,32 +82,51 @@ def cni030(view: ClusterView, r: Rule) -> Iterator[Finding]:
         if age is None or age >= threshold:
             stuck.append((pod, age.total_seconds() / 60 if age is not None else None))
     if not stuck:
-        yield r.finding(view, "pass", "No pod waits in ContainerCreating beyond "
-                        f"{view.config.stuck_pod_minutes} minutes.")
+        yield r.finding(
+            view,
+            "pass",
+            f"No pod waits in ContainerCreating beyond {view.config.stuck_pod_minutes} minutes.",
+        )
         return
     if kube.events is None:
-        yield r.finding(view, "unknown", f"{len(stuck)} pod(s) wait in ContainerCreating, but events "
-                        "were not read to tell whether the CNI is the cause.",
-                        evidence={"stuck_pods": len(stuck), "missing": "k8s:events"})
+        yield r.finding(
+            view,
+            "unknown",
+            f"{len(stuck)} pod(s) wait in ContainerCreating, but events "
+            "were not read to tell whether the CNI is the cause.",
+            evidence={"stuck_pods": len(stuck), "missing": "k8s:events"},
+        )
         return
     sandbox = _sandbox_events(kube.events)
     cni_stuck = [(p, age) for p, age in stuck if (p.namespace, p.name) in sandbox]
     if not cni_stuck:
-        yield r.finding(view, "pass", f"{len(stuck)} pod(s) wait in ContainerCreating, but none with "
-                        "aws-cni sandbox errors.", evidence={"stuck_pods": len(stuck)})
+        yield r.finding(
+            view,
+            "pass",
+            f"{len(stuck)} pod(s) wait in ContainerCreating, but none with aws-cni sandbox errors.",
+            evidence={"stuck_pods": len(stuck)},
+        )
         return
-    messages = list(dict.fromkeys(e.message for p, _ in cni_stuck for e in sandbox[(p.namespace, p.name)]))
+    messages = list(
+        dict.fromkeys(e.message for p, _ in cni_stuck for e in sandbox[(p.namespace, p.name)])
+    )
     nodes = sorted({p.node_name for p, _ in cni_stuck if p.node_name})
     yield r.finding(
-        view, "fail",
+        view,
+        "fail",
         f"{len(cni_stuck)} pod(s) stuck in ContainerCreating with aws-cni sandbox failures on "
         f"{len(nodes)} node(s).",
         resource=f"{view.cluster.arn}/pods",
         evidence={
             "stuck_pods": len(cni_stuck),
-            "pods": [{"pod": f"{p.namespace}/{p.name}", "node": p.node_name,
-                      "age_minutes": round(age) if age is not None else None}
-                     for p, age in cni_stuck[:SAMPLE]],
+            "pods": [
+                {
+                    "pod": f"{p.namespace}/{p.name}",
+                    "node": p.node_name,
+                    "age_minutes": round(age) if age is not None else None,
+                }
+                for p, age in cni_stuck[:SAMPLE]
+            ],
             "nodes": nodes[:SAMPLE],
             "messages": messages[:3],
         },
@@ -129,20 +150,35 @@ def cni031(view: ClusterView, r: Rule) -> Iterator[Finding]:
     if kube is None or kube.nodes is None:
         yield r.finding(view, "unknown", "Nodes were not read.", evidence={"missing": "k8s:nodes"})
         return
-    bad = [n for n in kube.nodes if n.ready is False and any(
-        m in (n.ready_message or "").lower() or m in (n.ready_reason or "").lower()
-        for m in NETWORK_NOT_READY_MARKERS)]
+    bad = [
+        n
+        for n in kube.nodes
+        if n.ready is False
+        and any(
+            m in (n.ready_message or "").lower() or m in (n.ready_reason or "").lower()
+            for m in NETWORK_NOT_READY_MARKERS
+        )
+    ]
     if not bad:
-        yield r.finding(view, "pass", f"None of {len(kube.nodes)} node(s) is NotReady for the network plugin.")
+        yield r.finding(
+            view, "pass", f"None of {len(kube.nodes)} node(s) is NotReady for the network plugin."
+        )
         return
     yield r.finding(
-        view, "fail",
+        view,
+        "fail",
         f"{len(bad)} of {len(kube.nodes)} node(s) NotReady: network plugin not ready.",
         resource=f"{view.cluster.arn}/nodes",
         evidence={
             "not_ready_nodes": len(bad),
-            "nodes": [{"name": n.name, "node_group": n.labels.get("eks.amazonaws.com/nodegroup"),
-                       "message": n.ready_message} for n in bad[:SAMPLE]],
+            "nodes": [
+                {
+                    "name": n.name,
+                    "node_group": n.labels.get("eks.amazonaws.com/nodegroup"),
+                    "message": n.ready_message,
+                }
+                for n in bad[:SAMPLE]
+            ],
         },
     )
 
@@ -163,24 +199,36 @@ def cni031(view: ClusterView, r: Rule) -> Iterator[Finding]:
 def cni032(view: ClusterView, r: Rule) -> Iterator[Finding]:
     kube = view.kube
     if kube is None or kube.events is None:
-        yield r.finding(view, "unknown", "Events were not read.", evidence={"missing": "k8s:events"})
+        yield r.finding(
+            view, "unknown", "Events were not read.", evidence={"missing": "k8s:events"}
+        )
         return
     events = [e for e in kube.events if e.reason == "MissingIAMPermissions"]
     pods = view.aws_node_pods or ()
     not_ready = [p.name for p in pods if p.ready is False]
     if not events:
-        yield r.finding(view, "pass", "aws-node reported no missing IAM permissions.",
-                        evidence={"aws_node_pods_not_ready": not_ready})
+        yield r.finding(
+            view,
+            "pass",
+            "aws-node reported no missing IAM permissions.",
+            evidence={"aws_node_pods_not_ready": not_ready},
+        )
         return
     actions = sorted({e.action for e in events if e.action})
     reporters = sorted({e.involved_name for e in events if e.namespace == KUBE_SYSTEM})
     yield r.finding(
-        view, "fail",
+        view,
+        "fail",
         f"aws-node reported MissingIAMPermissions {sum(e.count for e in events)} time(s) for "
         f"{', '.join(actions) or 'EC2 calls'}; {len(not_ready)} aws-node pod(s) not ready.",
         resource=f"{view.cluster.arn}/kube-system/daemonset/{AWS_NODE}",
-        evidence={"actions": actions, "pods": reporters[:SAMPLE], "aws_node_pods_not_ready": not_ready,
-                  "message": events[0].message, "last_seen": max((e.last_seen or "") for e in events) or None},
+        evidence={
+            "actions": actions,
+            "pods": reporters[:SAMPLE],
+            "aws_node_pods_not_ready": not_ready,
+            "message": events[0].message,
+            "last_seen": max((e.last_seen or "") for e in events) or None,
+        },
     )
 
 

@@ -36,8 +36,12 @@ def cni020(view: ClusterView, r: Rule) -> Iterator[Finding]:
     if missing is None:
         yield r.finding(view, "unknown", "The cluster's tags were not read.")
     elif missing:
-        yield r.finding(view, "fail", f"Cluster {view.cluster.name} lacks tag(s): {', '.join(missing)}.",
-                        evidence={"missing_tags": missing, "required": list(required)})
+        yield r.finding(
+            view,
+            "fail",
+            f"Cluster {view.cluster.name} lacks tag(s): {', '.join(missing)}.",
+            evidence={"missing_tags": missing, "required": list(required)},
+        )
     else:
         yield r.finding(view, "pass", "The cluster has every required tag.")
 
@@ -58,6 +62,10 @@ def cni021(view: ClusterView, r: Rule) -> Iterator[Finding]:
     arns = [u.role_arn for u in view.node_roles or ()]
     if view.binding.role_arn:
         arns.append(view.binding.role_arn)
+    elif view.binding.kind in ("irsa", "pod_identity", "unknown"):
+        yield r.finding(view, "unknown", "The role aws-node uses is not known.")
+    if view.node_roles is None:
+        yield r.finding(view, "unknown", "The cluster's node groups were not read.")
     for arn in dict.fromkeys(arns):
         role = view.index.role(arn)
         if role is None:
@@ -69,8 +77,14 @@ def cni021(view: ClusterView, r: Rule) -> Iterator[Finding]:
         if missing is None:
             yield r.finding(view, "unknown", f"The tags of role {arn} were not read.", resource=arn)
         elif missing:
-            yield r.finding(view, "fail", f"Role {role.name} lacks tag(s): {', '.join(missing)}.",
-                            resource=arn, evidence={"missing_tags": missing}, origin=view.origin_of(role))
+            yield r.finding(
+                view,
+                "fail",
+                f"Role {role.name} lacks tag(s): {', '.join(missing)}.",
+                resource=arn,
+                evidence={"missing_tags": missing},
+                origin=view.origin_of(role),
+            )
         else:
             yield r.finding(view, "pass", f"Role {role.name} has every required tag.", resource=arn)
 
