@@ -1,0 +1,1 @@
+"""Tests of the Kubernetes side of collection (exports, live API, EKS tokens)."""

@@ -1,0 +1,284 @@
+"""read_live against a recorded API on 127.0.0.1, through a kubeconfig context or an EKS token."""
+
+from __future__ import annotations
+
+import base64
+import re
+import socket
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cniguard.collect.kubernetes import (
+    RBAC_RULES,
+    api_client_for_context,
+    api_client_for_eks,
+    read_export,
+    read_live,
+)
+from cniguard.model.common import Origin
+from cniguard.model.inventory import Gap
+from cniguard.model.kube import KubeState
+
+from .kube_api_server import (
+    FIXTURES,
+    Answer,
+    forbidden,
+    not_found,
+    route,
+    serve,
+    stuck_cluster_answers,
+)
+
+CLUSTER = "arn:aws:eks:us-east-1:111122223333:cluster/prod"
+TOKEN = "audit-token-not-a-secret"
+EVERY_READ = [
+    "/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node",
+    "/api/v1/namespaces/kube-system/serviceaccounts",
+    "/api/v1/namespaces/kube-system/configmaps/aws-auth",
+    "/api/v1/namespaces/kube-system/pods",
+    "/api/v1/pods",
+    "/api/v1/events",
+    "/api/v1/events",
+    "/api/v1/namespaces/kube-system/events",
+    "/api/v1/nodes",
+]
+
+
+def write_kubeconfig(path: Path, server: str) -> Path:
+    """Two contexts; the current one points nowhere, so only an explicit context can work."""
+    closed = f"http://127.0.0.1:{free_port()}"
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": "recorded", "cluster": {"server": server}},
+            {"name": "elsewhere", "cluster": {"server": closed}},
+        ],
+        "users": [{"name": "auditor", "user": {"token": TOKEN}}],
+        "contexts": [
+            {"name": "prod-audit", "context": {"cluster": "recorded", "user": "auditor"}},
+            {"name": "other", "context": {"cluster": "elsewhere", "user": "auditor"}},
+        ],
+        "current-context": "other",
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def without_origins(state: KubeState) -> KubeState:
+    changes: dict[str, Any] = {"collected_at": None, "context": None}
+    for f in fields(KubeState):
+        value = getattr(state, f.name)
+        if isinstance(value, tuple):
+            changes[f.name] = tuple(
+                replace(v, origin=None) if hasattr(v, "origin") else v for v in value
+            )
+    return replace(state, **changes)
+
+
+def test_live_read_through_a_kubeconfig_context_matches_the_export(tmp_path: Path) -> None:
+    with serve(stuck_cluster_answers()) as api:
+        kubeconfig = write_kubeconfig(tmp_path / "config", api.url)
+        client = api_client_for_context("prod-audit", kubeconfig=str(kubeconfig))
+        state, gaps = read_live(client, cluster=CLUSTER, context="prod-audit")
+
+    assert gaps == []
+    assert state.context == "prod-audit"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", state.collected_at or "")
+    exported, _ = read_export(FIXTURES / "stuck", cluster=CLUSTER)
+    # The same objects through the API instead of files: one parser, the same model. The API
+    # serves core/v1 events only, so the export's events.k8s.io/v1 file is left out.
+    v1_file = Origin(source="k8s", file=str(FIXTURES / "stuck" / "events-k8s-io.json"))
+    core_events = tuple(e for e in exported.events or () if e.origin != v1_file)
+    assert len(core_events) == 4
+    assert without_origins(state) == without_origins(replace(exported, events=core_events))
+    assert state.nodes is not None and state.nodes[1].origin == Origin(
+        source="k8s", context="prod-audit", api="GET /api/v1/nodes"
+    )
+    assert state.pods is not None
+    assert state.pods[0].origin == Origin(
+        source="k8s",
+        context="prod-audit",
+        api="GET /api/v1/pods?fieldSelector=status.phase=Pending",
+    )
+    assert [r.path for r in api.requests] == [*EVERY_READ, "/api/v1/nodes"]
+    assert {r.authorization for r in api.requests} == {f"Bearer {TOKEN}"}
+    node_pages = [r.params for r in api.requests if r.path == "/api/v1/nodes"]
+    assert node_pages == [{"limit": "500"}, {"limit": "500", "continue": "page-2"}]
+
+
+def test_a_forbidden_resource_is_a_gap_and_none_the_rest_is_read(tmp_path: Path) -> None:
+    answers = stuck_cluster_answers()
+    answers[route("/api/v1/nodes")] = forbidden("list", "nodes")
+    with serve(answers) as api:
+        client = api_client_for_context(
+            "prod-audit", kubeconfig=str(write_kubeconfig(tmp_path / "config", api.url))
+        )
+        state, gaps = read_live(client, cluster=CLUSTER, context="prod-audit")
+
+    assert state.nodes is None
+    assert gaps == [
+        Gap(
+            what="k8s:nodes",
+            reason='HTTP 403 Forbidden: nodes is forbidden: User "system:serviceaccount:audit:'
+            'cniguard" cannot list resource "nodes" in API group "" at the cluster scope',
+            cluster=CLUSTER,
+            operation="GET /api/v1/nodes",
+            error_code="Forbidden",
+        )
+    ]
+    assert state.pods is not None and len(state.pods) == 4
+    assert state.events is not None and len(state.events) == 4
+
+
+def test_one_failed_request_of_a_part_leaves_the_whole_part_unread(tmp_path: Path) -> None:
+    answers = stuck_cluster_answers()
+    del answers[route("/api/v1/events", fieldSelector="reason=MissingIAMPermissions")]
+    with serve(answers) as api:
+        client = api_client_for_context(
+            "prod-audit", kubeconfig=str(write_kubeconfig(tmp_path / "config", api.url))
+        )
+        state, gaps = read_live(client, cluster=CLUSTER, context="prod-audit")
+
+    assert state.events is None  # two of three event reads are not "the events"
+    assert gaps == [
+        Gap(
+            what="k8s:events",
+            reason="HTTP 404 404: Not Found",
+            cluster=CLUSTER,
+            operation="GET /api/v1/events?fieldSelector=reason=MissingIAMPermissions",
+            error_code="404",
+        )
+    ]
+
+
+def test_absent_objects_are_read_as_none_present(tmp_path: Path) -> None:
+    answers = stuck_cluster_answers()
+    answers[route("/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node")] = not_found(
+        "daemonsets", "aws-node", "apps"
+    )
+    answers[route("/api/v1/namespaces/kube-system/configmaps/aws-auth")] = not_found(
+        "configmaps", "aws-auth"
+    )
+    with serve(answers) as api:
+        client = api_client_for_context(
+            "prod-audit", kubeconfig=str(write_kubeconfig(tmp_path / "config", api.url))
+        )
+        state, gaps = read_live(client, cluster=CLUSTER, context="prod-audit")
+
+    assert (state.daemonsets, state.aws_auth, gaps) == ((), (), [])
+
+
+def test_an_unreachable_api_server_leaves_everything_unread() -> None:
+    client = api_client_for_eks(f"http://127.0.0.1:{free_port()}", "", TOKEN)
+    client.configuration.retries = 0
+
+    state, gaps = read_live(client, cluster=CLUSTER, context=None)
+
+    assert replace(state, collected_at=None) == KubeState()
+    assert [g.operation for g in gaps] == [
+        f"GET {path}" + query
+        for path, query in zip(
+            EVERY_READ,
+            [
+                "",
+                "",
+                "",
+                "?labelSelector=k8s-app=aws-node",
+                "?fieldSelector=status.phase=Pending",
+                "?fieldSelector=reason=FailedCreatePodSandBox",
+                "?fieldSelector=reason=MissingIAMPermissions",
+                "?fieldSelector=reason=Unhealthy",
+                "",
+            ],
+            strict=True,
+        )
+    ]
+    assert {g.error_code for g in gaps} == {"MaxRetryError"}
+    assert all(g.reason.startswith("no answer from the API server: ") for g in gaps)
+
+
+def test_eks_endpoint_client_sends_the_bearer_token() -> None:
+    ca = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIBdummy\n-----END CERTIFICATE-----\n")
+    token = "k8s-aws-v1.aHR0cHM6Ly9zdHMudXMtZWFzdC0xLmFtYXpvbmF3cy5jb20v"
+    with serve(stuck_cluster_answers()) as api:
+        client = api_client_for_eks(api.url, ca.decode(), token)
+        state, gaps = read_live(client, cluster=CLUSTER, context=None)
+
+    assert gaps == []
+    assert state.daemonsets is not None and state.daemonsets[0].unavailable == 2
+    assert {r.authorization for r in api.requests} == {f"Bearer {token}"}
+
+
+def _rbac_need(path: str) -> tuple[str, str, str, str | None]:
+    """(group, resource, verb, namespace) that a GET of ``path`` needs."""
+    match = re.fullmatch(
+        r"/(?:api/v1|apis/(?P<group>[^/]+)/[^/]+)(?:/namespaces/(?P<ns>[^/]+))?"
+        r"/(?P<resource>[^/]+)(?:/(?P<name>[^/]+))?",
+        path,
+    )
+    assert match is not None, path
+    verb = "get" if match["name"] else "list"
+    return match["group"] or "", match["resource"], verb, match["ns"]
+
+
+def test_rbac_rules_cover_every_request_the_reader_makes(tmp_path: Path) -> None:
+    with serve(stuck_cluster_answers()) as api:
+        client = api_client_for_context(
+            "prod-audit", kubeconfig=str(write_kubeconfig(tmp_path / "config", api.url))
+        )
+        read_live(client, cluster=CLUSTER, context="prod-audit")
+
+    def granted(group: str, resource: str, verb: str, namespace: str | None) -> bool:
+        return any(
+            (g, r) == (group, resource) and verb in verbs and ns in (None, namespace)
+            for g, r, verbs, ns in RBAC_RULES
+        )
+
+    needs = sorted({_rbac_need(r.path) for r in api.requests}, key=str)
+    assert [n for n in needs if not granted(*n)] == []
+    assert len(needs) == 8
+    unused = [
+        rule
+        for rule in RBAC_RULES
+        if not any((rule[0], rule[1]) == (n[0], n[1]) and n[2] in rule[2] for n in needs)
+    ]
+    assert unused == []  # least privilege: nothing granted that no request uses
+
+
+def test_a_plain_text_404_is_a_missing_api_not_an_absent_object(tmp_path: Path) -> None:
+    answers = stuck_cluster_answers()
+    answers[route("/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node")] = Answer(
+        404, "404 page not found"
+    )
+    with serve(answers) as api:
+        client = api_client_for_context(
+            "prod-audit", kubeconfig=str(write_kubeconfig(tmp_path / "config", api.url))
+        )
+        state, gaps = read_live(client, cluster=CLUSTER, context="prod-audit")
+
+    assert state.daemonsets is None
+    assert [(g.what, g.error_code) for g in gaps] == [("k8s:daemonsets", "404")]
+
+
+def test_the_documented_roles_match_rbac_rules() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "kubernetes.md").read_text()
+    block = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    documented = {
+        (group, resource, tuple(rule["verbs"]), role["metadata"].get("namespace"))
+        for role in yaml.safe_load_all(block)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+
+    assert documented == set(RBAC_RULES)
