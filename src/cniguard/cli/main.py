@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from cniguard import __version__
-from cniguard.cli import core, scan
+from cniguard.cli import core, iac, scan
 
 app = typer.Typer(
     name="cniguard",
@@ -33,6 +33,7 @@ def _root(
 
 core.register(app)
 scan.register(app)
+iac.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,136 @@
+"""Which files under the given paths are IaC, and of which format (decided by content, not name).
+
+A ``.yaml`` can be a CloudFormation template, an eksctl ClusterConfig, Kubernetes manifests or Helm
+values; only its content tells. Files that cannot be judged (binary, huge, unreadable) are skipped
+with a reason so the report says what was not looked at.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+FileKind = Literal[
+    "terraform", "terraform_plan", "cloudformation", "eksctl", "manifests", "helm_values"
+]
+
+MAX_BYTES = 10 * 1024 * 1024
+SKIP_DIRS = frozenset(
+    {".git", ".hg", ".svn", "node_modules", ".terraform", "__pycache__", ".venv", "cdk.out.cache"}
+)
+_TERRAFORM_SUFFIXES = (".tf", ".tfvars", ".tf.json", ".tfvars.json")
+_STRUCTURED_SUFFIXES = (".yaml", ".yml", ".json", ".template", ".cfn")
+
+_CFN = re.compile(
+    r'^\s*"?AWSTemplateFormatVersion"?\s*:|"?Type"?\s*:\s*"?AWS::[A-Za-z0-9]+::', re.M
+)
+_CFN_RESOURCES = re.compile(r'(^|[{,])\s*"?Resources"?\s*:', re.M)
+_EKSCTL = re.compile(r'apiVersion"?\s*:\s*"?eksctl\.io/v1alpha5')
+_K8S_KIND = re.compile(r'^\s*"?kind"?\s*:\s*"?[A-Z][A-Za-z]+', re.M)
+_K8S_API = re.compile(r'^\s*"?apiVersion"?\s*:', re.M)
+_PLAN = re.compile(r'"format_version"\s*:.*"(planned_values|resource_changes)"\s*:', re.S)
+_HELM_SA = re.compile(r"^serviceAccount:\s*$", re.M)
+_HELM_CNI = re.compile(
+    r"^(init|nodeAgent|cniConfig|originalMatchLabels):|amazon-k8s-cni|"
+    r"AWS_VPC_K8S_CNI_|aws-vpc-cni",
+    re.M,
+)
+
+
+@dataclass(frozen=True)
+class IacFile:
+    path: Path  # as given (relative to the working directory when under it): also its report name
+    kind: FileKind
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+    unreadable: bool = False  # True: might have been IaC; the scan is incomplete
+
+
+@dataclass
+class Discovery:
+    files: list[IacFile] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def display_path(path: Path) -> Path:
+    """The path as users and SARIF consumers see it: relative to the working dir when under it."""
+    if path.is_absolute():
+        try:
+            return path.relative_to(Path.cwd())
+        except ValueError:
+            return path
+    return path
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+        for name in sorted(filenames):
+            yield Path(dirpath) / name
+
+
+def classify_text(name: str, text: str) -> FileKind | None:
+    """The format of a file from its name and content; None when it is not IaC cniguard reads."""
+    lower = name.lower()
+    if lower.endswith(_TERRAFORM_SUFFIXES):
+        return "terraform"
+    if not lower.endswith(_STRUCTURED_SUFFIXES):
+        return None
+    if lower.endswith(".json") and _PLAN.search(text[:4096] + text[-65536:]):
+        return "terraform_plan"
+    if _EKSCTL.search(text) and "ClusterConfig" in text:
+        return "eksctl"
+    if _CFN.search(text) and _CFN_RESOURCES.search(text):
+        return "cloudformation"
+    if _K8S_API.search(text) and _K8S_KIND.search(text):
+        return "manifests"
+    if _HELM_SA.search(text) and _HELM_CNI.search(text):
+        return "helm_values"
+    return None
+
+
+def _judge(path: Path) -> IacFile | Skipped | None:
+    shown = display_path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            worth = classify_text(path.name, "") is not None or path.suffix in _STRUCTURED_SUFFIXES
+            return Skipped(str(shown), f"larger than {MAX_BYTES // (1024 * 1024)} MiB", worth)
+        raw = path.read_bytes()
+    except OSError as exc:
+        return Skipped(str(shown), f"cannot read: {exc.strerror or exc}", True)
+    if b"\x00" in raw[:8192]:
+        return Skipped(str(shown), "binary file")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return Skipped(str(shown), "not UTF-8 text")
+    kind = classify_text(path.name, text)
+    return IacFile(shown, kind) if kind else None
+
+
+def discover(paths: Sequence[Path]) -> Discovery:
+    """Every IaC file under ``paths`` (files or folders, recursively), in a stable order."""
+    found = Discovery()
+    seen: set[Path] = set()
+    for root in paths:
+        candidates = _walk(root) if root.is_dir() else iter([root])
+        for path in candidates:
+            key = path.resolve()
+            if key in seen:
+                continue
+            seen.add(key)
+            judged = _judge(path)
+            if isinstance(judged, IacFile):
+                found.files.append(judged)
+            elif isinstance(judged, Skipped):
+                found.skipped.append(judged)
+    return found
