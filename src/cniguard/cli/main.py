@@ -6,6 +6,7 @@ import typer
 
 from cniguard import __version__
 from cniguard.cli import core, iac, scan
+from cniguard.cli import store as store_cmds
 
 app = typer.Typer(
     name="cniguard",
@@ -34,6 +35,7 @@ def _root(
 core.register(app)
 scan.register(app)
 iac.register(app)
+store_cmds.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,210 @@
+"""Writing a report into the store: one transaction per scan, findings tracked by fingerprint."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, select
+from sqlalchemy.orm import Session
+
+from cniguard.model.finding import Finding, Report
+from cniguard.store.database import get_engine, with_write_retries
+from cniguard.store.schema import ClusterLatest, Incident, Scan, ScanCluster, StoredFinding
+from cniguard.store.scope import ScanScope, as_utc, cluster_gaps, parse_time, strongest
+
+CHUNK = 500
+STUCK_PODS_RULE = "CNI030"
+NOTREADY_NODES_RULE = "CNI031"
+COVERAGE_RULE = "CNI090"  # fails (or is unknown) when part of a cluster could not be read
+
+
+def save_report(url: str, report: Report) -> int:
+    """Store ``report`` in the database at ``url`` ("default": the user's SQLite); its scan id."""
+    engine = get_engine(url)
+    return with_write_retries(engine, lambda conn: write_report(conn, report))
+
+
+def evidence_count(evidence: dict[str, Any], key: str) -> int:
+    """How many pods/nodes a failing symptom finding counts (at least one when it omits it)."""
+    value = evidence.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 1
+
+
+def _symptoms(findings: Iterable[Finding], rule_id: str, key: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for f in findings:
+        if f.rule_id == rule_id and f.status == "fail":
+            counts[f.cluster] = counts.get(f.cluster, 0) + evidence_count(f.evidence, key)
+    return counts
+
+
+def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+def write_report(conn: Connection, report: Report) -> int:
+    """Insert the scan, its clusters and the findings' new lifecycle state; return the scan id."""
+    at = parse_time(report.generated_at)
+    scope = ScanScope(report)
+    duration = report.coverage.get("duration_seconds")
+    with Session(bind=conn, autoflush=False) as session:
+        scan = Scan(
+            generated_at=at,
+            day=at.date().isoformat(),
+            stored_at=dt.datetime.now(dt.UTC),
+            kind=report.kind,
+            tool_version=report.tool_version,
+            duration_seconds=float(duration) if isinstance(duration, int | float) else None,
+            coverage=report.coverage,
+            kpis=report.kpis,
+        )
+        session.add(scan)
+        session.flush()
+        stuck = _symptoms(report.findings, STUCK_PODS_RULE, "stuck_pods")
+        notready = _symptoms(report.findings, NOTREADY_NODES_RULE, "not_ready_nodes")
+        incomplete = {
+            f.cluster for f in report.findings
+            if f.rule_id == COVERAGE_RULE and f.status != "pass"
+        }
+        rows = [
+            ScanCluster(
+                scan_id=scan.id,
+                arn=c.arn,
+                name=c.name,
+                account=c.account,
+                region=c.region,
+                environment=c.environment,
+                production=c.production,
+                identity_mode=c.cni_identity,
+                compliant=c.compliant,
+                complete=c.arn in scope.read_clusters and c.arn not in incomplete
+                and not cluster_gaps(c, scope.gaps),
+                stuck_pods=stuck.get(c.arn, 0) if c.arn in scope.read_clusters else None,
+                notready_nodes=notready.get(c.arn, 0) if c.arn in scope.read_clusters else None,
+            )
+            for c in report.clusters
+        ]
+        session.add_all(rows)
+        session.flush()
+        _point_latest(session, rows, at)
+        _track_findings(session, scan.id, at, report, scope)
+        session.flush()
+        return scan.id
+
+
+def _point_latest(session: Session, rows: list[ScanCluster], at: dt.datetime) -> None:
+    """Move each cluster's latest-observation pointer here, unless a newer scan already holds it."""
+    current: dict[str, ClusterLatest] = {}
+    for chunk in _chunks(sorted({r.arn for r in rows})):
+        query = select(ClusterLatest).where(ClusterLatest.arn.in_(chunk))
+        current.update((p.arn, p) for p in session.scalars(query))
+    for row in rows:
+        pointer = current.get(row.arn)
+        if pointer is None:
+            pointer = ClusterLatest(arn=row.arn, scan_cluster_id=row.id, generated_at=at)
+            session.add(pointer)
+            current[row.arn] = pointer
+        elif as_utc(pointer.generated_at) <= at:
+            pointer.scan_cluster_id = row.id
+            pointer.generated_at = at
+
+
+def _load(session: Session, report: Report, latest: dict[str, Finding]) -> dict[str, StoredFinding]:
+    """Stored findings this report may change: those it names and the open ones of its clusters."""
+    records: dict[str, StoredFinding] = {}
+    for chunk in _chunks(sorted(latest)):
+        query = select(StoredFinding).where(StoredFinding.fingerprint.in_(chunk))
+        for rec in session.scalars(query):
+            records[rec.fingerprint] = rec
+    arns = sorted({c.arn for c in report.clusters})
+    for chunk in _chunks(arns):
+        query = select(StoredFinding).where(
+            StoredFinding.is_open.is_(True), StoredFinding.cluster.in_(chunk)
+        )
+        for rec in session.scalars(query):
+            records[rec.fingerprint] = rec
+    return records
+
+
+def _open_incidents(session: Session, records: Iterable[StoredFinding]) -> dict[int, Incident]:
+    ids = [r.id for r in records if r.is_open]
+    found: dict[int, Incident] = {}
+    for start in range(0, len(ids), CHUNK):
+        query = select(Incident).where(
+            Incident.finding_id.in_(ids[start : start + CHUNK]), Incident.resolved_at.is_(None)
+        )
+        for incident in session.scalars(query):
+            found[incident.finding_id] = incident
+    return found
+
+
+def _track_findings(
+    session: Session, scan_id: int, at: dt.datetime, report: Report, scope: ScanScope
+) -> None:
+    latest = strongest(report.findings)
+    records = _load(session, report, latest)
+    incidents = _open_incidents(session, records.values())
+
+    def close(rec: StoredFinding, resolution: str) -> None:
+        rec.is_open = False
+        rec.resolved_at = at
+        incident = incidents.pop(rec.id, None)
+        if incident is not None:
+            incident.resolved_at = at
+            incident.resolved_scan_id = scan_id
+            incident.resolution = resolution
+
+    for fingerprint, finding in latest.items():
+        rec = records.get(fingerprint)
+        if finding.status == "pass":
+            if rec is not None:
+                rec.status = "pass"
+                if rec.is_open:
+                    close(rec, "fixed")
+            continue
+        if rec is None:
+            rec = StoredFinding(
+                fingerprint=fingerprint, first_seen=at, last_seen=at, resolved_at=None,
+                is_open=False,
+            )
+            session.add(rec)
+            records[fingerprint] = rec
+        _copy_details(rec, finding, scan_id)
+        rec.last_seen = max(as_utc(rec.last_seen), at)
+        if finding.active and not rec.is_open:
+            session.flush()
+            rec.is_open = True
+            rec.resolved_at = None
+            session.add(
+                Incident(
+                    finding_id=rec.id, rule_id=finding.rule_id, severity=finding.severity,
+                    cluster=finding.cluster, opened_at=at, opened_scan_id=scan_id,
+                )
+            )
+        elif finding.status == "fail" and not finding.active and rec.is_open:
+            close(rec, "suppressed")
+
+    for fingerprint, rec in records.items():
+        if fingerprint in latest or not rec.is_open or as_utc(rec.last_seen) > at:
+            continue
+        if scope.can_resolve(rec.rule_id, rec.cluster, rec.account, rec.region, rec.resource):
+            close(rec, "fixed")
+
+
+def _copy_details(rec: StoredFinding, finding: Finding, scan_id: int) -> None:
+    rec.rule_id = finding.rule_id
+    rec.severity = finding.severity
+    rec.status = finding.status
+    rec.suppressed = finding.suppression is not None and not finding.suppression.expired
+    rec.cluster = finding.cluster
+    rec.account = finding.account
+    rec.region = finding.region
+    rec.resource = finding.resource
+    rec.title = finding.title
+    rec.message = finding.message
+    rec.evidence = finding.evidence
+    rec.remediation = finding.remediation
+    rec.last_scan_id = scan_id

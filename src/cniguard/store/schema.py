@@ -1,0 +1,120 @@
+"""Tables of the history store (SQLAlchemy 2 declarative models).
+
+Alembic migrations in ``store/migrations`` create these; the models only describe them for queries.
+Times are stored as timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, dt.datetime: DateTime(timezone=True)}
+
+
+class Scan(Base):
+    """One stored report."""
+
+    __tablename__ = "scans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generated_at: Mapped[dt.datetime] = mapped_column(index=True)
+    day: Mapped[str] = mapped_column(String(10), index=True)  # UTC date of generated_at
+    stored_at: Mapped[dt.datetime]
+    kind: Mapped[str] = mapped_column(String(16))
+    tool_version: Mapped[str] = mapped_column(String(64))
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    coverage: Mapped[dict[str, Any]]
+    kpis: Mapped[dict[str, Any]]
+
+
+class ScanCluster(Base):
+    """A cluster as one scan saw it: identity mode, compliance, and whether it was fully read."""
+
+    __tablename__ = "scan_clusters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"), index=True)
+    arn: Mapped[str] = mapped_column(String(512), index=True)
+    name: Mapped[str] = mapped_column(String(256))
+    account: Mapped[str] = mapped_column(String(32))
+    region: Mapped[str] = mapped_column(String(32))
+    environment: Mapped[str | None] = mapped_column(String(256))
+    production: Mapped[bool] = mapped_column(Boolean)
+    identity_mode: Mapped[str] = mapped_column(String(32))
+    compliant: Mapped[bool | None] = mapped_column(Boolean)
+    complete: Mapped[bool] = mapped_column(Boolean)  # read, and no coverage gap names it
+    stuck_pods: Mapped[int | None] = mapped_column(Integer)
+    notready_nodes: Mapped[int | None] = mapped_column(Integer)
+
+
+class StoredFinding(Base):
+    """A finding tracked across scans by its fingerprint (latest details win)."""
+
+    __tablename__ = "findings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(128), unique=True)
+    rule_id: Mapped[str] = mapped_column(String(16), index=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # as last seen: fail | unknown | pass
+    suppressed: Mapped[bool] = mapped_column(Boolean)
+    cluster: Mapped[str] = mapped_column(String(512), index=True)
+    account: Mapped[str] = mapped_column(String(32))
+    region: Mapped[str] = mapped_column(String(32))
+    resource: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]]
+    remediation: Mapped[str] = mapped_column(Text)
+    first_seen: Mapped[dt.datetime]
+    last_seen: Mapped[dt.datetime]
+    resolved_at: Mapped[dt.datetime | None]
+    is_open: Mapped[bool] = mapped_column(Boolean, index=True)
+    last_scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"))
+
+
+class Incident(Base):
+    """One open period of a finding: opened by a failing scan, closed by a later clean read."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    finding_id: Mapped[int] = mapped_column(
+        ForeignKey("findings.id", ondelete="CASCADE"), index=True
+    )
+    rule_id: Mapped[str] = mapped_column(String(16), index=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    cluster: Mapped[str] = mapped_column(String(512))
+    opened_at: Mapped[dt.datetime]
+    opened_scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    resolved_scan_id: Mapped[int | None] = mapped_column(ForeignKey("scans.id"))
+    resolution: Mapped[str | None] = mapped_column(String(16))  # fixed | suppressed
+
+
+class AlertSent(Base):
+    """A webhook alert delivered for an incident (revision 0002): never alert twice for one."""
+
+    __tablename__ = "alerts_sent"
+
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
+    )
+    sent_at: Mapped[dt.datetime]
+    target: Mapped[str] = mapped_column(Text)
+
+
+class ClusterLatest(Base):
+    """Each cluster's most recent observation (revision 0003): the pages read this, not history."""
+
+    __tablename__ = "cluster_latest"
+
+    arn: Mapped[str] = mapped_column(String(512), primary_key=True)
+    scan_cluster_id: Mapped[int] = mapped_column(ForeignKey("scan_clusters.id", ondelete="CASCADE"))
+    generated_at: Mapped[dt.datetime]

@@ -1,0 +1,111 @@
+"""What one report actually read: the fail-closed test that decides whether a finding may resolve.
+
+A finding absent from a later report is resolved only when that report read its cluster (the
+cluster is listed and its CNI identity mode is known) and no coverage gap of the report touches it.
+A gap touches a finding when it names the finding's cluster, or (naming no cluster) its resource,
+or (naming neither) is account/region wide over it. CloudTrail gaps only touch the CloudTrail rules
+(CNI04x): other rules never read events.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from cniguard.model.finding import ClusterResult, Finding, Report
+
+CLOUDTRAIL_RULE_PREFIX = "CNI04"
+
+
+def parse_time(value: str) -> dt.datetime:
+    """An ISO-8601 timestamp as an aware UTC datetime (naive values are taken as UTC)."""
+    parsed = dt.datetime.fromisoformat(value)
+    return as_utc(parsed)
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+@dataclass(frozen=True)
+class GapRef:
+    """The parts of a coverage gap that say what it covers."""
+
+    what: str
+    account: str | None
+    region: str | None
+    cluster: str | None
+    resource: str | None
+
+    @classmethod
+    def from_json(cls, raw: Any) -> GapRef:
+        data = raw if isinstance(raw, dict) else {}
+
+        def text(key: str) -> str | None:
+            value = data.get(key)
+            return str(value) if value not in (None, "") else None
+
+        return cls(
+            what=text("what") or "",
+            account=text("account"),
+            region=text("region"),
+            cluster=text("cluster"),
+            resource=text("resource"),
+        )
+
+    def touches(self, rule_id: str, cluster: str, account: str, region: str, resource: str) -> bool:
+        if self.what.startswith("cloudtrail") and not rule_id.startswith(CLOUDTRAIL_RULE_PREFIX):
+            return False
+        if self.cluster is not None:
+            return self.cluster == cluster
+        if self.resource is not None:
+            return self.resource == resource
+        return self.account in (None, account) and self.region in (None, region)
+
+
+def report_gaps(report: Report) -> tuple[GapRef, ...]:
+    gaps = report.coverage.get("gaps") or []
+    return tuple(GapRef.from_json(g) for g in gaps) if isinstance(gaps, list) else ()
+
+
+def cluster_gaps(cluster: ClusterResult, gaps: Iterable[GapRef]) -> bool:
+    """Whether any gap names this cluster (or is account/region wide over it)."""
+    return any(
+        g.cluster == cluster.arn
+        or (g.cluster is None and g.resource is None
+            and g.account in (None, cluster.account) and g.region in (None, cluster.region))
+        for g in gaps
+    )
+
+
+class ScanScope:
+    """The clusters one report read, and its gaps."""
+
+    def __init__(self, report: Report) -> None:
+        self.gaps = report_gaps(report)
+        self.read_clusters = {
+            c.arn for c in report.clusters if c.cni_identity != "unknown"
+        }
+
+    def can_resolve(
+        self, rule_id: str, cluster: str, account: str, region: str, resource: str
+    ) -> bool:
+        if cluster not in self.read_clusters:
+            return False
+        return not any(g.touches(rule_id, cluster, account, region, resource) for g in self.gaps)
+
+
+def strongest(findings: Iterable[Finding]) -> dict[str, Finding]:
+    """One finding per fingerprint; when a report repeats one, an active failure wins."""
+    order = {"fail": 1, "unknown": 2, "pass": 0}
+    chosen: dict[str, Finding] = {}
+    for finding in findings:
+        key = (finding.active, order[finding.status])
+        current = chosen.get(finding.fingerprint)
+        if current is None or key > (current.active, order[current.status]):
+            chosen[finding.fingerprint] = finding
+    return chosen

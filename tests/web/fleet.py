@@ -1,0 +1,51 @@
+"""A small stored history for the web tests, with an attacker-controlled environment tag."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cniguard.model.finding import ClusterResult, Finding, IdentityMode, Report, Severity
+from cniguard.store import save_report
+
+HOSTILE = '<script>alert(1)</script><img src=x onerror=alert(2)>"\'&'
+ACCOUNT = "111122223333"
+
+
+def _cluster(name: str, mode: IdentityMode, env: str, region: str = "eu-west-1") -> ClusterResult:
+    compliant = {"irsa": True, "node_role": False}.get(mode)
+    return ClusterResult(
+        name=name, arn=f"arn:aws:eks:{region}:{ACCOUNT}:cluster/{name}", account=ACCOUNT,
+        region=region, environment=env, production=env == "prod", cni_identity=mode,
+        compliant=compliant,
+    )
+
+
+def _finding(rule_id: str, cluster: ClusterResult, severity: Severity,
+             evidence: dict[str, object]) -> Finding:
+    resource = f"arn:aws:iam::{ACCOUNT}:role/{cluster.name}-node"
+    return Finding(
+        rule_id=rule_id, severity=severity, status="fail", cluster=cluster.arn,
+        account=ACCOUNT, region=cluster.region, resource=resource,
+        title=f"{rule_id} title", message=f"{rule_id} on {cluster.name}", evidence=evidence,
+        remediation="Detach AmazonEKS_CNI_Policy after IRSA is verified.", location=None,
+        fingerprint=f"{rule_id}:{cluster.name}",
+    )
+
+
+PROD = _cluster("prod-a", "node_role", "prod")
+DEV = _cluster("dev-b", "irsa", "dev", region="us-east-1")
+EVIL = _cluster("evil-c", "irsa", HOSTILE)
+
+
+def build_store(tmp_path: Path) -> str:
+    """Two scans: prod-a fails CNI002 and CNI030 (3 stuck pods), then CNI030 resolves."""
+    url = f"sqlite:///{tmp_path / 'web.db'}"
+    clusters = (PROD, DEV, EVIL)
+    node_role = _finding("CNI002", PROD, "high", {"policy": HOSTILE})
+    stuck = _finding("CNI030", PROD, "critical", {"stuck_pods": 3})
+    for at, findings in (("2026-03-01T06:00:00Z", (node_role, stuck)),
+                         ("2026-03-02T06:00:00Z", (node_role,))):
+        save_report(url, Report(kind="live", generated_at=at, tool_version="0.1.0",
+                                clusters=clusters, findings=findings,
+                                coverage={"gaps": [], "duration_seconds": 4.5}))
+    return url

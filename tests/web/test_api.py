@@ -1,0 +1,114 @@
+"""The JSON API, `/metrics`, the security headers and the token, through the ASGI app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cniguard.web.access import CSP, is_loopback
+from cniguard.web.app import create_app
+
+from .fleet import HOSTILE, build_store
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> TestClient:
+    return TestClient(create_app(build_store(tmp_path)))
+
+
+def test_kpis_contract(client: TestClient) -> None:
+    kpis = client.get("/api/kpis", params={"since": "3650d"}).json()
+    assert kpis["irsa_compliance_pct"] == 66.7
+    assert kpis["irsa_compliance_pct_production"] == 0.0
+    assert kpis["clusters_by_identity"]["irsa"] == 2
+    assert kpis["prod_clusters_by_identity"]["node_role"] == 1
+    assert kpis["open_findings_by_severity"] == {
+        "critical": 0, "high": 1, "medium": 0, "low": 0, "info": 0}
+    assert kpis["mttr_hours"] == {"cni_incidents": 24.0, "resolved_incidents": 1}
+    assert kpis["coverage_pct"] == 100.0
+    assert [t["day"] for t in kpis["trend"]] == ["2026-03-01", "2026-03-02"]
+
+
+def test_bad_window_is_422(client: TestClient) -> None:
+    assert client.get("/api/kpis", params={"since": "soon"}).status_code == 422
+
+
+def test_findings_by_state(client: TestClient) -> None:
+    resolved = client.get("/api/findings", params={"state": "resolved"}).json()
+    assert [(f["rule_id"], f["severity"], f["first_seen"], f["last_seen"], f["resolved_at"])
+            for f in resolved] == [("CNI030", "critical", "2026-03-01T06:00:00Z",
+                                    "2026-03-01T06:00:00Z", "2026-03-02T06:00:00Z")]
+    open_ = client.get("/api/findings").json()
+    assert [(f["rule_id"], f["cluster"], f["account"], f["region"]) for f in open_] == [
+        ("CNI002", "arn:aws:eks:eu-west-1:111122223333:cluster/prod-a", "111122223333",
+         "eu-west-1")]
+
+
+def test_clusters_filter_and_scans(client: TestClient) -> None:
+    names = [c["name"] for c in client.get("/api/clusters", params={"region": "us-east-1"}).json()]
+    assert names == ["dev-b"]
+    assert [c["name"] for c in client.get("/api/clusters", params={"mode": "node_role"}).json()] \
+        == ["prod-a"]
+    scans = client.get("/api/scans").json()
+    assert [(s["id"], s["generated_at"], s["clusters"], s["duration_seconds"]) for s in scans] == [
+        (2, "2026-03-02T06:00:00Z", 3, 4.5), (1, "2026-03-01T06:00:00Z", 3, 4.5)]
+
+
+def test_api_is_read_only(client: TestClient) -> None:
+    assert client.post("/api/findings", json={}).status_code == 405
+    assert client.delete("/api/scans").status_code == 405
+
+
+def test_pages_escape_hostile_values_and_send_csp(client: TestClient) -> None:
+    for path in ("/", "/clusters", "/findings?state=open",
+                 "/cluster?arn=arn:aws:eks:eu-west-1:111122223333:cluster/evil-c",
+                 "/cluster?arn=arn:aws:eks:eu-west-1:111122223333:cluster/prod-a"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["content-security-policy"] == CSP
+        assert HOSTILE not in response.text
+        assert "<script>" not in response.text
+    page = client.get("/clusters").text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_unknown_cluster_is_404(client: TestClient) -> None:
+    assert client.get("/cluster", params={"arn": "nope"}).status_code == 404
+
+
+def test_metrics(client: TestClient) -> None:
+    text = client.get("/metrics").text
+    prod = 'cluster="arn:aws:eks:eu-west-1:111122223333:cluster/prod-a"'
+    assert 'cniguard_open_findings{rule_id="CNI002",severity="high"} 1.0' in text
+    assert f'cniguard_stuck_pods{{account="111122223333",{prod},region="eu-west-1"}} 0.0' in text
+    assert 'cniguard_clusters{environment="prod",identity_mode="node_role",production="true"} 1.0' \
+        in text
+    assert 'environment="<script>alert(1)</script><img src=x onerror=alert(2)>\\"\'&"' in text
+    assert 'cniguard_irsa_compliance_ratio{scope="all"} 0.667' in text
+    assert 'cniguard_irsa_compliance_ratio{scope="production"} 0.0' in text
+    assert "cniguard_mttr_hours 24.0" in text
+    assert "cniguard_coverage_ratio 1.0" in text
+    assert "cniguard_last_scan_timestamp_seconds 1.7724312e+09" in text
+    assert "cniguard_last_scan_duration_seconds 4.5" in text
+
+
+def test_token_guards_everything(tmp_path: Path) -> None:
+    client = TestClient(create_app(build_store(tmp_path), token="s3cret"))
+    assert client.get("/api/kpis").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    assert client.get("/login", params={"token": "nope"}).status_code == 401
+    login = client.get("/login", params={"token": "s3cret"}, follow_redirects=False)
+    assert (login.status_code, login.headers["location"]) == (303, "/")
+    assert "HttpOnly" in login.headers["set-cookie"]
+    assert client.get("/clusters").status_code == 200  # the cookie now rides along
+
+
+@pytest.mark.parametrize(("host", "loopback"), [
+    ("127.0.0.1", True), ("localhost", True), ("::1", True), ("[::1]", True),
+    ("0.0.0.0", False), ("10.0.0.5", False)  # noqa: S104, ("example.org", False),
+])
+def test_is_loopback(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
