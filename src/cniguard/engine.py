@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import gc
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
@@ -220,7 +221,20 @@ def evaluate(
     generated_at: str | None = None,
 ) -> Report:
     """Evaluate every rule on every cluster of ``inventory``."""
-    config = config or Config()
+    # Evaluation allocates millions of small acyclic objects; the cyclic collector would rescan
+    # them over and over (half the run time on 10,000 clusters) and reclaim nothing.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _evaluate(inventory, config or Config(), rules, generated_at)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _evaluate(
+    inventory: Inventory, config: Config, rules: tuple[Rule, ...], generated_at: str | None
+) -> Report:
     index = InventoryIndex(inventory)
     views = [ClusterView(c, index, config) for c in inventory.clusters]
     index.role_usage = roles_in(views)

@@ -8,12 +8,13 @@ has a permissions boundary, the boundary allows it too. A conditioned or resourc
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
 from cniguard.iam.actions import ALL_CNI_ACTIONS, resource_space
-from cniguard.iam.policy import PolicyParseError, Statement, parse_statements, resource_coverage
+from cniguard.iam.policy import PolicyParseError, parse_statements, resource_coverage
 from cniguard.model.inventory import Role
 
 Level = Literal["granted", "scoped", "missing", "denied", "unknown"]
@@ -26,6 +27,9 @@ class ActionGrant:
     allowed_by: tuple[str, ...] = ()  # policy names whose Allow matched
     denied_by: tuple[str, ...] = ()  # policy names (or "permissions boundary") that deny or cap it
     conditions: tuple[str, ...] = ()  # condition keys narrowing the allow
+
+
+_MISSING = ActionGrant("missing")
 
 
 @dataclass(frozen=True)
@@ -65,54 +69,81 @@ class RoleGrant:
         return tuple(names)
 
 
-def _statements(name: str, document: object) -> tuple[Statement, ...]:
-    try:
-        return parse_statements(document)  # type: ignore[arg-type]
-    except PolicyParseError as exc:
-        raise _Unreadable(f"{name}: {exc}") from None
+@dataclass(frozen=True)
+class DocumentGrant:
+    """What one policy document says about each action. Shared by every role that attaches the
+    same document (the managed CNI policy is attached to thousands of roles in an Organization)."""
+
+    allow: dict[str, tuple[Level, tuple[str, ...]]]  # action -> (level, condition keys)
+    hard_deny: frozenset[str]  # denied outright
+    soft_deny: frozenset[str]  # denied under a condition or for some resources
 
 
-class _Unreadable(Exception):
-    pass
+def document_grant(document: object, actions: tuple[str, ...]) -> DocumentGrant:
+    """Evaluate one document for ``actions``; raises PolicyParseError when it is not a policy."""
+    statements = parse_statements(document)  # type: ignore[arg-type]
+    allow: dict[str, tuple[Level, tuple[str, ...]]] = {}
+    hard: set[str] = set()
+    soft: set[str] = set()
+    for action in actions:
+        canonical, examples = resource_space(action)
+        best: Level = "missing"
+        conditions: list[str] = []
+        for st in statements:
+            if not st.matches_action(action):
+                continue
+            cov = resource_coverage(st, canonical, examples)
+            if cov == "none":
+                continue
+            outright = cov == "all" and not st.conditions
+            if st.effect == "Deny":
+                (hard if outright else soft).add(action)
+                continue
+            conditions.extend(c[1] for c in st.conditions)
+            level: Level = "granted" if outright else "scoped"
+            if _ORDER[level] > _ORDER[best]:
+                best = level
+        allow[action] = (best, tuple(conditions))
+    return DocumentGrant(allow, frozenset(hard), frozenset(soft))
 
 
-def _allow_level(
-    statements: list[tuple[str, Statement]], action: str
-) -> tuple[Level, list[str], list[str]]:
-    canonical, examples = resource_space(action)
-    best: Level = "missing"
-    sources: list[str] = []
-    conditions: list[str] = []
-    for name, st in statements:
-        if st.effect != "Allow" or not st.matches_action(action):
-            continue
-        cov = resource_coverage(st, canonical, examples)
-        if cov == "none":
-            continue
-        level: Level = "granted" if cov == "all" and not st.conditions else "scoped"
-        sources.append(name)
-        conditions.extend(c[1] for c in st.conditions)
-        if _ORDER[level] > _ORDER[best]:
-            best = level
-    return best, sources, conditions
+class DocumentCache:
+    """Document evaluations of one run, keyed by the document's canonical text."""
+
+    def __init__(self) -> None:
+        self._done: dict[tuple[str, tuple[str, ...]], DocumentGrant | str] = {}
+
+        # role-level results keyed by (policy names and document keys, boundary key)
+        self.roles: dict[tuple[object, ...], RoleGrant] = {}
+
+    @staticmethod
+    def key(document: object, arn: str | None = None, version: str | None = None) -> str:
+        """A managed policy version is one document; anything else is keyed by its content."""
+        if arn and version:
+            return f"{arn}@{version}"
+        if isinstance(document, str):
+            return document
+        return json.dumps(document, sort_keys=True, default=str)
+
+    def get(
+        self, document: object, actions: tuple[str, ...], key: str | None = None
+    ) -> DocumentGrant:
+        key_ = (key or self.key(document), actions)
+        found = self._done.get(key_)
+        if found is None:
+            try:
+                found = document_grant(document, actions)
+            except PolicyParseError as exc:
+                found = str(exc)
+            self._done[key_] = found
+        if isinstance(found, str):
+            raise PolicyParseError(found)
+        return found
 
 
-def _deny(statements: list[tuple[str, Statement]], action: str) -> tuple[list[str], list[str]]:
-    """(policies that deny outright, policies that deny under a condition or for some resources)."""
-    canonical, examples = resource_space(action)
-    hard: list[str] = []
-    soft: list[str] = []
-    for name, st in statements:
-        if st.effect != "Deny" or not st.matches_action(action):
-            continue
-        cov = resource_coverage(st, canonical, examples)
-        if cov == "none":
-            continue
-        (hard if cov == "all" and not st.conditions else soft).append(name)
-    return hard, soft
-
-
-def evaluate_role(role: Role, actions: tuple[str, ...] = ALL_CNI_ACTIONS) -> RoleGrant:
+def evaluate_role(
+    role: Role, actions: tuple[str, ...] = ALL_CNI_ACTIONS, cache: DocumentCache | None = None
+) -> RoleGrant:
     """The role's effective grant for ``actions`` (fail closed: unreadable means unknown)."""
     if not role.exists:
         return RoleGrant(
@@ -120,8 +151,32 @@ def evaluate_role(role: Role, actions: tuple[str, ...] = ALL_CNI_ACTIONS) -> Rol
             {a: ActionGrant("missing") for a in actions},
             notes=("the role does not exist",),
         )
+    cache = cache or DocumentCache()
+    role_key = _role_key(role, actions, cache)
+    cached = cache.roles.get(role_key)
+    if cached is not None:
+        return RoleGrant(role.arn, cached.actions, cached.unknown_reason, cached.notes)
+    grant = _evaluate(role, actions, cache)
+    cache.roles[role_key] = grant
+    return grant
+
+
+def _role_key(role: Role, actions: tuple[str, ...], cache: DocumentCache) -> tuple[object, ...]:
+    policies = None
+    if role.policies is not None:
+        policies = tuple(
+            (p.name, None if p.document is None else cache.key(p.document, p.arn, p.version))
+            for p in role.policies
+        )
+    boundary = None
+    if role.permissions_boundary is not None:
+        boundary = cache.key(role.permissions_boundary)
+    return (actions, policies, role.permissions_boundary_arn, boundary)
+
+
+def _evaluate(role: Role, actions: tuple[str, ...], cache: DocumentCache) -> RoleGrant:
     unknown: list[str] = []
-    identity: list[tuple[str, Statement]] = []
+    identity: list[tuple[str, DocumentGrant]] = []
     if role.policies is None:
         unknown.append("the role's policies could not be read")
     else:
@@ -130,12 +185,11 @@ def evaluate_role(role: Role, actions: tuple[str, ...] = ALL_CNI_ACTIONS) -> Rol
                 unknown.append(f"policy {policy.name} could not be read")
                 continue
             try:
-                identity.extend(
-                    (policy.name, st) for st in _statements(policy.name, policy.document)
-                )
-            except _Unreadable as exc:
-                unknown.append(f"policy {exc} (unparseable)")
-    boundary: list[tuple[str, Statement]] | None = None
+                key = cache.key(policy.document, policy.arn, policy.version)
+                identity.append((policy.name, cache.get(policy.document, actions, key)))
+            except PolicyParseError as exc:
+                unknown.append(f"policy {policy.name}: {exc} (unparseable)")
+    boundary: DocumentGrant | None = None
     if role.permissions_boundary_arn or role.permissions_boundary is not None:
         if role.permissions_boundary is None:
             unknown.append(
@@ -143,18 +197,29 @@ def evaluate_role(role: Role, actions: tuple[str, ...] = ALL_CNI_ACTIONS) -> Rol
             )
         else:
             try:
-                label = "permissions boundary"
-                boundary = [(label, st) for st in _statements(label, role.permissions_boundary)]
-            except _Unreadable as exc:
-                unknown.append(f"{exc} (unparseable)")
+                boundary = cache.get(role.permissions_boundary, actions)
+            except PolicyParseError as exc:
+                unknown.append(f"permissions boundary: {exc} (unparseable)")
+    denying = [*identity, *([("permissions boundary", boundary)] if boundary else [])]
 
     result: dict[str, ActionGrant] = {}
     for action in actions:
-        level, allowed_by, conditions = _allow_level(identity, action)
-        hard, soft = _deny(identity + (boundary or []), action)
+        level: Level = "missing"
+        allowed_by: list[str] = []
+        conditions: list[str] = []
+        for name, doc in identity:
+            doc_level, doc_conditions = doc.allow[action]
+            if doc_level == "missing":
+                continue
+            allowed_by.append(name)
+            conditions.extend(doc_conditions)
+            if _ORDER[doc_level] > _ORDER[level]:
+                level = doc_level
+        hard = [name for name, doc in denying if action in doc.hard_deny]
+        soft = [name for name, doc in denying if action in doc.soft_deny]
         denied_by = list(hard)
         if boundary is not None and level != "missing":
-            cap, _, cap_conditions = _allow_level(boundary, action)
+            cap, cap_conditions = boundary.allow[action]
             if cap == "missing":
                 denied_by.append("permissions boundary")
                 level = "denied"
@@ -168,6 +233,9 @@ def evaluate_role(role: Role, actions: tuple[str, ...] = ALL_CNI_ACTIONS) -> Rol
             denied_by.extend(soft)
         if unknown and level != "denied":
             level = "unknown"
+        if level == "missing" and not denied_by:
+            result[action] = _MISSING
+            continue
         result[action] = ActionGrant(
             level=level,
             allowed_by=tuple(dict.fromkeys(allowed_by)),

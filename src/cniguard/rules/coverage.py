@@ -11,13 +11,11 @@ from cniguard.rules.base import Rule, rule
 
 
 def cluster_gaps(view: ClusterView) -> list[Gap]:
+    """Gaps naming this cluster, and gaps of its account (or of every account) and region."""
     c = view.cluster
-    return [
-        g
-        for g in view.inventory.gaps
-        if g.cluster == c.arn
-        or (g.cluster is None and g.account == c.account and g.region in (None, c.region))
-    ]
+    index = view.index
+    wide = [*index.gaps_by_account.get(c.account, ()), *index.gaps_by_account.get(None, ())]
+    return [*index.gaps_by_cluster.get(c.arn, ()), *(g for g in wide if g.region in (None, c.region))]
 
 
 @rule(

@@ -26,17 +26,20 @@ _REMOVALS = {
 
 
 def _read(view: ClusterView) -> bool:
-    return any(s.account == view.cluster.account for s in view.inventory.cloudtrail_scopes)
+    return view.cluster.account in view.index.cloudtrail_accounts
 
 
-def _iam_events(view: ClusterView, names: set[str]) -> list[CloudTrailEvent]:
+def _iam_events(view: ClusterView, names: set[str], subjects: list[str]) -> list[CloudTrailEvent]:
+    """Successful IAM events about these role names / provider hosts, plus the account's events
+    whose parameters could not be read (they may concern them)."""
+    index, account = view.index, view.cluster.account
+    found = list(index.unparsed_events.get(account, ()))
+    for subject in dict.fromkeys(subjects):
+        found.extend(index.events_by_subject.get((account, subject), ()))
     return [
         e
-        for e in view.inventory.cloudtrail_events
-        if e.account == view.cluster.account
-        and e.event_source == "iam.amazonaws.com"
-        and e.event_name in names
-        and not e.error_code
+        for e in found
+        if e.event_source == "iam.amazonaws.com" and e.event_name in names and not e.error_code
     ]
 
 
@@ -136,7 +139,7 @@ def cni040(view: ClusterView, r: Rule) -> Iterator[Finding]:
             "The cluster's node roles were not read, so their "
             "CloudTrail history cannot be matched.",
         )
-    for e in sorted(_iam_events(view, _REMOVALS), key=lambda e: e.event_time):
+    for e in sorted(_iam_events(view, _REMOVALS, list(roles)), key=lambda e: e.event_time):
         if not isinstance(e.request_parameters, dict):
             found = True
             yield _unreadable(view, r, e)
@@ -200,6 +203,7 @@ def cni041(view: ClusterView, r: Rule) -> Iterator[Finding]:
             "DeleteOpenIDConnectProvider",
             "RemoveClientIDFromOpenIDConnectProvider",
         },
+        [s for s in (role_name, host.lower() if host else None) if s],
     )
     for e in sorted(events, key=lambda e: e.event_time):
         if not isinstance(e.request_parameters, dict):
