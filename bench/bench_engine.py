@@ -33,7 +33,8 @@ def _rename(value: Any, suffix: str) -> Any:
         return [_rename(v, suffix) for v in value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.replace(
-            value, **{f.name: _rename(getattr(value, f.name), suffix) for f in dataclasses.fields(value)}
+            value,
+            **{f.name: _rename(getattr(value, f.name), suffix) for f in dataclasses.fields(value)},
         )
     return value
 
@@ -69,7 +70,9 @@ def main() -> None:
     print(f"findings            {len(report.findings):>10,}")
     print(f"generate inventory  {built:>10.2f} s")
     print(f"evaluate            {elapsed:>10.2f} s")
-    print(f"throughput          {len(report.clusters) / elapsed:>10,.0f} clusters/s  (target >= 5,000)")
+    print(
+        f"throughput          {len(report.clusters) / elapsed:>10,.0f} clusters/s  (target >= 5,000)"
+    )
     print(f"peak RSS            {rss_mb:>10,.0f} MB          (target < 1,024)")
 
 

@@ -138,45 +138,52 @@ def _link_causes(findings: list[Finding]) -> list[Finding]:
     ]
 
 
-def _suppress(
-    findings: list[Finding],
-    suppressions: tuple[Suppression, ...],
-    today: dt.date,
-    cluster_name: str,
-) -> tuple[list[Finding], list[dict[str, Any]]]:
-    expired_used: list[dict[str, Any]] = []
-    out = []
-    for finding in findings:
-        f = finding
-        match = next(
-            (
-                s
-                for s in suppressions
-                if f.status != "pass"
-                and fnmatch.fnmatchcase(f.rule_id, s.rule)
-                and any(
-                    fnmatch.fnmatchcase(t, s.resource)
-                    for t in (f.resource, f.cluster, cluster_name)
-                )
-            ),
-            None,
-        )
-        if match is not None:
-            expired = match.expires is not None and match.expires < today
-            expires = match.expires.isoformat() if match.expires else None
-            f = replace(f, suppression=AppliedSuppression(match.reason, expires, expired))
-            if expired:
-                expired_used.append(
-                    {
-                        "rule": match.rule,
-                        "resource": match.resource,
-                        "reason": match.reason,
-                        "expires": expires,
-                        "finding": f.fingerprint,
-                    }
-                )
-        out.append(f)
-    return out, expired_used
+class _Suppressor:
+    """Matches findings against the configured suppressions (rule globs resolved once per rule)."""
+
+    def __init__(self, suppressions: tuple[Suppression, ...], today: dt.date) -> None:
+        self.suppressions = suppressions
+        self.today = today
+        self.by_rule: dict[str, list[Suppression]] = {}
+        self.expired_used: list[dict[str, Any]] = []
+
+    def apply(self, findings: list[Finding], cluster_name: str) -> list[Finding]:
+        if not self.suppressions:
+            return findings
+        out = []
+        for finding in findings:
+            candidates = self.by_rule.get(finding.rule_id)
+            if candidates is None:
+                candidates = self.by_rule[finding.rule_id] = [
+                    s for s in self.suppressions if fnmatch.fnmatchcase(finding.rule_id, s.rule)
+                ]
+            targets = (finding.resource, finding.cluster, cluster_name)
+            match = next(
+                (
+                    s
+                    for s in candidates
+                    if finding.status != "pass"
+                    and any(fnmatch.fnmatchcase(t, s.resource) for t in targets)
+                ),
+                None,
+            )
+            out.append(finding if match is None else self._suppress(finding, match))
+        return out
+
+    def _suppress(self, finding: Finding, match: Suppression) -> Finding:
+        expired = match.expires is not None and match.expires < self.today
+        expires = match.expires.isoformat() if match.expires else None
+        if expired:
+            self.expired_used.append(
+                {
+                    "rule": match.rule,
+                    "resource": match.resource,
+                    "reason": match.reason,
+                    "expires": expires,
+                    "finding": finding.fingerprint,
+                }
+            )
+        return replace(finding, suppression=AppliedSuppression(match.reason, expires, expired))
 
 
 def _pct(part: int, whole: int) -> float | None:
@@ -238,18 +245,15 @@ def _evaluate(
     index = InventoryIndex(inventory)
     views = [ClusterView(c, index, config) for c in inventory.clusters]
     index.role_usage = roles_in(views)
-    today = config.current_date()
     active_rules = tuple(r for r in rules if inventory.kind != "iac" or r.iac)
     all_findings: list[Finding] = []
     results: list[ClusterResult] = []
-    expired: list[dict[str, Any]] = []
+    suppressor = _Suppressor(config.suppressions, config.current_date())
     for view in views:
         findings: list[Finding] = []
         for rule in active_rules:
             findings.extend(run_rule(rule, view))
-        findings = _link_causes(findings)
-        findings, used = _suppress(findings, config.suppressions, today, view.cluster.name)
-        expired.extend(used)
+        findings = suppressor.apply(_link_causes(findings), view.cluster.name)
         try:
             mode, reasons = identity_mode(view, findings)
         except Exception as exc:  # keep the cluster in the report whatever happens
@@ -283,7 +287,7 @@ def _evaluate(
         "gaps": [dump_python(g) for g in inventory.gaps],
         "rules_evaluated": [r.id for r in active_rules],
         "rules_not_applicable": [r.id for r in rules if r not in active_rules],
-        "expired_suppressions": expired,
+        "expired_suppressions": suppressor.expired_used,
         **({"collection": inventory.meta} if inventory.meta else {}),
     }
     return Report(

@@ -40,6 +40,10 @@ class RoleGrant:
     actions: dict[str, ActionGrant]
     unknown_reason: str | None = None
     notes: tuple[str, ...] = field(default=())
+    # answers to grants/granted/missing by action set; shared by roles with the same documents
+    memo: dict[tuple[str, tuple[str, ...]], object] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def level(self, action: str) -> Level:
         grant = self.actions.get(action)
@@ -47,18 +51,29 @@ class RoleGrant:
 
     def grants(self, actions: Iterable[str]) -> bool | None:
         """True if every action is granted (or scoped), False if one is not, None if unknown."""
-        levels = [self.level(a) for a in actions]
-        if any(lv in ("missing", "denied") for lv in levels):
-            return False
-        if any(lv == "unknown" for lv in levels):
-            return None
-        return True
+        key = ("grants", tuple(actions))
+        if key not in self.memo:
+            levels = [self.level(a) for a in key[1]]
+            if any(lv in ("missing", "denied") for lv in levels):
+                self.memo[key] = False
+            else:
+                self.memo[key] = None if any(lv == "unknown" for lv in levels) else True
+        return self.memo[key]  # type: ignore[return-value]
 
     def granted(self, actions: Iterable[str]) -> tuple[str, ...]:
-        return tuple(a for a in actions if self.level(a) in ("granted", "scoped"))
+        return self._select("granted", tuple(actions), ("granted", "scoped"))
 
     def missing(self, actions: Iterable[str]) -> tuple[str, ...]:
-        return tuple(a for a in actions if self.level(a) in ("missing", "denied"))
+        return self._select("missing", tuple(actions), ("missing", "denied"))
+
+    def _select(
+        self, kind: str, actions: tuple[str, ...], levels: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        key = (kind, actions)
+        found = self.memo.get(key)
+        if found is None:
+            found = self.memo[key] = tuple(a for a in actions if self.level(a) in levels)
+        return found  # type: ignore[return-value]
 
     def policies_granting(self, actions: Iterable[str]) -> tuple[str, ...]:
         names: dict[str, None] = {}
@@ -155,7 +170,7 @@ def evaluate_role(
     role_key = _role_key(role, actions, cache)
     cached = cache.roles.get(role_key)
     if cached is not None:
-        return RoleGrant(role.arn, cached.actions, cached.unknown_reason, cached.notes)
+        return RoleGrant(role.arn, cached.actions, cached.unknown_reason, cached.notes, cached.memo)
     grant = _evaluate(role, actions, cache)
     cache.roles[role_key] = grant
     return grant

@@ -21,6 +21,14 @@ class DedicatedStatus:
 
 
 def dedicated_status(view: ClusterView) -> DedicatedStatus:
+    """Memoised on the view: several rules and the identity mode ask."""
+    status = view.memo.get("dedicated_status")
+    if not isinstance(status, DedicatedStatus):
+        status = view.memo["dedicated_status"] = _dedicated_status(view)
+    return status
+
+
+def _dedicated_status(view: ClusterView) -> DedicatedStatus:
     binding = view.binding
     if binding.kind not in ("irsa", "pod_identity"):
         return DedicatedStatus(works=False, problems=("no dedicated identity is bound",))

@@ -15,7 +15,10 @@ def cluster_gaps(view: ClusterView) -> list[Gap]:
     c = view.cluster
     index = view.index
     wide = [*index.gaps_by_account.get(c.account, ()), *index.gaps_by_account.get(None, ())]
-    return [*index.gaps_by_cluster.get(c.arn, ()), *(g for g in wide if g.region in (None, c.region))]
+    return [
+        *index.gaps_by_cluster.get(c.arn, ()),
+        *(g for g in wide if g.region in (None, c.region)),
+    ]
 
 
 @rule(
