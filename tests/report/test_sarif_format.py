@@ -98,7 +98,7 @@ def test_rule_index_points_at_the_rule(report: Report) -> None:
 def test_rule_descriptors_carry_metadata(report: Report) -> None:
     driver = _sarif(report)["runs"][0]["tool"]["driver"]
     assert (driver["name"], driver["version"]) == ("cniguard", "0.1.0")
-    assert driver["informationUri"].startswith("https://")
+    assert "informationUri" not in driver  # the project has no public home page yet
     for rule in driver["rules"]:
         assert rule["shortDescription"]["text"]
         assert rule["fullDescription"]["text"]

@@ -15,7 +15,6 @@ from typing import Any
 from cniguard.model.finding import Finding, Report, Severity
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
-INFORMATION_URI = "https://github.com/cniguard/cniguard"
 FINGERPRINT_KEY = "cniguard/v1"
 
 LEVEL: dict[Severity, str] = {
@@ -68,7 +67,6 @@ def to_sarif(report: Report) -> dict[str, Any]:
                         "name": "cniguard",
                         "version": report.tool_version,
                         "semanticVersion": report.tool_version,
-                        "informationUri": INFORMATION_URI,
                         "rules": [_descriptor(rule) for rule in rules],
                     }
                 },
