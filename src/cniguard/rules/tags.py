@@ -62,7 +62,7 @@ def cni021(view: ClusterView, r: Rule) -> Iterator[Finding]:
     arns = [u.role_arn for u in view.node_roles or ()]
     if view.binding.role_arn:
         arns.append(view.binding.role_arn)
-    elif view.binding.kind in ("irsa", "pod_identity", "unknown"):
+    elif view.binding.kind != "none" and view.aws_node_runs[0] is not False:
         yield r.finding(view, "unknown", "The role aws-node uses is not known.")
     if view.node_roles is None:
         yield r.finding(view, "unknown", "The cluster's node groups were not read.")
