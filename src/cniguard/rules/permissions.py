@@ -114,7 +114,7 @@ def cni001(view: ClusterView, r: Rule) -> Iterator[Finding]:
         )
         return
     linux = [u for u in uses if u.linux]
-    if not linux:
+    if not linux and not view.unresolved_node_groups:
         yield r.finding(
             view,
             "fail",
