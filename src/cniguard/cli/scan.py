@@ -1,13 +1,19 @@
-"""`cniguard scan` and `cniguard collect`: live AWS (and Kubernetes), or a saved inventory."""
+"""`cniguard scan`, `cniguard collect` and `cniguard permissions`: live AWS (and Kubernetes), or a
+saved inventory, and the auditor's own least-privilege policy."""
 
 from __future__ import annotations
 
+import json
+import sys
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cniguard.cli.common import (
+    EXIT_INCOMPLETE,
+    EXIT_OK,
     ConfigOpt,
     DbOpt,
     FailIncompleteOpt,
@@ -20,17 +26,146 @@ from cniguard.cli.common import (
     load_config_opt,
 )
 
+if TYPE_CHECKING:
+    from cniguard.collect.options import LiveOptions
+    from cniguard.model.inventory import Inventory
+
 InventoryOpt = Annotated[
     Path | None,
     typer.Option("--inventory", "-i", help="Evaluate a saved inventory (from `collect`) offline."),
 ]
+ProfileOpt = Annotated[str | None, typer.Option("--profile", help="AWS profile (default chain).")]
+RegionsOpt = Annotated[
+    str, typer.Option("--regions", help="'all' (every enabled region) or r1,r2,...")
+]
+OrgOpt = Annotated[
+    bool, typer.Option("--org", help="Every account of the AWS Organization (via --org-role).")
+]
+OrgRoleOpt = Annotated[str, typer.Option("--org-role", help="Role assumed in member accounts.")]
+AccountsOpt = Annotated[
+    str | None, typer.Option("--accounts", help="Only these account ids (comma-separated).")
+]
+ClustersOpt = Annotated[
+    str | None,
+    typer.Option("--clusters", help="Only these cluster names or ARNs (comma-separated)."),
+]
+KubeExportOpt = Annotated[
+    list[str] | None,
+    typer.Option("--kube-export", help="CLUSTER=PATH: `kubectl get -o json` file or folder."),
+]
+KubeContextOpt = Annotated[
+    list[str] | None,
+    typer.Option("--kube-context", help="CLUSTER=CONTEXT: read the cluster through kubeconfig."),
+]
+KubeLiveOpt = Annotated[
+    bool, typer.Option("--kube", help="Read every cluster's API with an EKS token.")
+]
+CloudTrailOpt = Annotated[
+    bool, typer.Option("--cloudtrail/--no-cloudtrail", help="Read CloudTrail change events.")
+]
+DaysOpt = Annotated[int, typer.Option("--cloudtrail-days", min=1, max=90, help="Days of events.")]
+ConcurrencyOpt = Annotated[
+    int, typer.Option("--concurrency", min=1, max=256, help="Parallel AWS reads.")
+]
+ShardOpt = Annotated[
+    str | None, typer.Option("--shard", help="i/N: only accounts at sorted position i mod N.")
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or coverage output.")]
+
+
+class Only(StrEnum):
+    iam = "iam"
+    k8s = "k8s"
 
 
 def register(app: typer.Typer) -> None:
     app.command("scan")(scan)
+    app.command("collect")(collect)
+    app.command("permissions")(permissions)
+
+
+def _pairs(values: list[str] | None, flag: str) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for value in values or []:
+        cluster, sep, target = value.partition("=")
+        if not sep or not cluster or not target:
+            raise fail(f"{flag} expects CLUSTER=VALUE, got {value!r}")
+        pairs.append((cluster, target))
+    return tuple(pairs)
+
+
+def _csv(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def _shard(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    index, sep, count = value.partition("/")
+    if not (sep and index.isdigit() and count.isdigit()) or not 0 <= int(index) < int(count):
+        raise fail(f"--shard expects i/N with 0 <= i < N, got {value!r}")
+    return int(index), int(count)
+
+
+def live_options(
+    *,
+    profile: str | None,
+    regions: str,
+    org: bool,
+    org_role: str,
+    accounts: str | None,
+    clusters: str | None,
+    kube_export: list[str] | None,
+    kube_context: list[str] | None,
+    kube: bool,
+    cloudtrail: bool,
+    cloudtrail_days: int,
+    concurrency: int,
+    shard: str | None,
+    quiet: bool,
+) -> LiveOptions:
+    from cniguard.collect.options import LiveOptions
+
+    return LiveOptions(
+        profile=profile,
+        regions=None if regions.strip().lower() == "all" else _csv(regions),
+        org=org,
+        org_role=org_role,
+        accounts=_csv(accounts),
+        clusters=_csv(clusters),
+        kube_exports=_pairs(kube_export, "--kube-export"),
+        kube_contexts=_pairs(kube_context, "--kube-context"),
+        kube_live=kube,
+        cloudtrail=cloudtrail,
+        cloudtrail_days=cloudtrail_days,
+        concurrency=concurrency,
+        shard=_shard(shard),
+        quiet=quiet,
+    )
+
+
+def run_collection(options: LiveOptions) -> Inventory:
+    """Collect live with a progress bar, then print the coverage table (both on stderr)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from cniguard.cli.live_output import coverage_table, progress_bar
+    from cniguard.collect.live import collect_live
+
+    show = not options.quiet and sys.stderr.isatty()
+    try:
+        with progress_bar(enabled=show) as progress:
+            inventory = collect_live(options, progress)
+    except (BotoCoreError, ClientError) as exc:
+        raise fail(f"cannot use the AWS credentials: {exc}") from None
+    if not options.quiet:
+        coverage_table(inventory)
+    return inventory
 
 
 def scan(
+    *,
     inventory: InventoryOpt = None,
     fmt: FormatOpt = Fmt.table,
     output: OutputOpt = None,
@@ -38,18 +173,133 @@ def scan(
     fail_on_incomplete: FailIncompleteOpt = False,
     config: ConfigOpt = None,
     db: DbOpt = None,
+    profile: ProfileOpt = None,
+    regions: RegionsOpt = "all",
+    org: OrgOpt = False,
+    org_role: OrgRoleOpt = "OrganizationAccountAccessRole",
+    accounts: AccountsOpt = None,
+    clusters: ClustersOpt = None,
+    kube_export: KubeExportOpt = None,
+    kube_context: KubeContextOpt = None,
+    kube: KubeLiveOpt = False,
+    cloudtrail: CloudTrailOpt = True,
+    cloudtrail_days: DaysOpt = 90,
+    concurrency: ConcurrencyOpt = 16,
+    shard: ShardOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
-    """Audit clusters: a saved inventory (--inventory) or live AWS."""
+    """Audit clusters: live AWS (default) or a saved inventory (--inventory)."""
     from cniguard.engine import evaluate
     from cniguard.model.codec import InputError, load_inventory
 
     cfg = load_config_opt(config)
-    if inventory is None:
-        raise fail("live scanning is not available yet; pass --inventory FILE")
-    try:
-        inv = load_inventory(inventory)
-    except InputError as exc:
-        raise fail(str(exc)) from None
+    if inventory is not None:
+        try:
+            inv = load_inventory(inventory)
+        except InputError as exc:
+            raise fail(str(exc)) from None
+    else:
+        inv = run_collection(
+            live_options(
+                profile=profile,
+                regions=regions,
+                org=org,
+                org_role=org_role,
+                accounts=accounts,
+                clusters=clusters,
+                kube_export=kube_export,
+                kube_context=kube_context,
+                kube=kube,
+                cloudtrail=cloudtrail,
+                cloudtrail_days=cloudtrail_days,
+                concurrency=concurrency,
+                shard=shard,
+                quiet=quiet,
+            )
+        )
     report = evaluate(inv, cfg)
-    emit(report, fmt=fmt, output=output, fail_on=fail_on,
-         fail_on_incomplete=fail_on_incomplete, db=db)
+    emit(
+        report,
+        fmt=fmt,
+        output=output,
+        fail_on=fail_on,
+        fail_on_incomplete=fail_on_incomplete,
+        db=db,
+    )
+
+
+def collect(
+    *,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Inventory JSON to write.")],
+    fail_on_incomplete: FailIncompleteOpt = False,
+    profile: ProfileOpt = None,
+    regions: RegionsOpt = "all",
+    org: OrgOpt = False,
+    org_role: OrgRoleOpt = "OrganizationAccountAccessRole",
+    accounts: AccountsOpt = None,
+    clusters: ClustersOpt = None,
+    kube_export: KubeExportOpt = None,
+    kube_context: KubeContextOpt = None,
+    kube: KubeLiveOpt = False,
+    cloudtrail: CloudTrailOpt = True,
+    cloudtrail_days: DaysOpt = 90,
+    concurrency: ConcurrencyOpt = 16,
+    shard: ShardOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Read live AWS (and Kubernetes) read-only into an inventory file, without evaluating."""
+    from cniguard.model.codec import save_inventory
+
+    inv = run_collection(
+        live_options(
+            profile=profile,
+            regions=regions,
+            org=org,
+            org_role=org_role,
+            accounts=accounts,
+            clusters=clusters,
+            kube_export=kube_export,
+            kube_context=kube_context,
+            kube=kube,
+            cloudtrail=cloudtrail,
+            cloudtrail_days=cloudtrail_days,
+            concurrency=concurrency,
+            shard=shard,
+            quiet=quiet,
+        )
+    )
+    try:
+        save_inventory(inv, output)
+    except OSError as exc:
+        raise fail(f"{output}: cannot write: {exc.strerror or exc}") from None
+    if not quiet:
+        typer.echo(
+            f"cniguard: wrote inventory of {len(inv.clusters)} cluster(s) to {output}", err=True
+        )
+    raise typer.Exit(EXIT_INCOMPLETE if fail_on_incomplete and inv.gaps else EXIT_OK)
+
+
+def permissions(
+    org_role: Annotated[
+        str | None, typer.Option("--org-role", help="Also allow entering member accounts.")
+    ] = None,
+    partition: Annotated[
+        str, typer.Option("--partition", help="aws, aws-cn or aws-us-gov.")
+    ] = "aws",
+    only: Annotated[
+        Only | None, typer.Option("--only", help="Print only the IAM policy or the ClusterRole.")
+    ] = None,
+) -> None:
+    """Print the auditor's least-privilege IAM policy and Kubernetes ClusterRole (JSON)."""
+    from cniguard.collect.permissions import auditor_policy, cluster_role
+
+    if only is Only.iam:
+        document = auditor_policy(org_role, partition)
+    elif only is Only.k8s:
+        document = cluster_role()
+    else:
+        document = {
+            "iam_policy": auditor_policy(org_role, partition),
+            "kubernetes_cluster_role": cluster_role(),
+        }
+    typer.echo(json.dumps(document, indent=2))

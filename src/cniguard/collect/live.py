@@ -1,0 +1,349 @@
+"""Live collection: every account, region and cluster in scope into one :class:`Inventory`.
+
+Phase 1 reads, side by side, each account's regions, clusters and every part of each cluster,
+the EC2 instances of regions with clusters (and their instance profiles), OIDC providers and
+Kubernetes state; CloudTrail readers start as soon as a region shows clusters and run at their
+own rate. Phase 2 reads the IAM roles phase 1 found referenced, once per account. A failed read
+becomes a gap on its own scope and leaves its field ``None``; nothing stops the other reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from cniguard.collect.aws import cloudtrail, ec2, eks, iam
+from cniguard.collect.aws.calls import CallLog
+from cniguard.collect.aws.context import RunContext
+from cniguard.collect.aws.drafts import ClusterDraft, assemble
+from cniguard.collect.aws.errors import Where, gap_from_error
+from cniguard.collect.aws.kube_wiring import KubeRequest, kube_requests, kube_roles, read_kube
+from cniguard.collect.aws.scope import AccountScope, account_regions, resolve_accounts
+from cniguard.collect.aws.tasks import TaskGroup
+from cniguard.collect.options import LiveOptions
+from cniguard.model.common import SourceKind
+from cniguard.model.inventory import (
+    CloudTrailEvent,
+    Gap,
+    Inventory,
+    OidcProvider,
+    Role,
+)
+
+
+class Progress(Protocol):
+    """Receives how much work was found and done (``kind``: accounts, regions, clusters)."""
+
+    def add(self, kind: str, total: int) -> None: ...
+
+    def advance(self, kind: str) -> None: ...
+
+
+class _NoProgress:
+    def add(self, kind: str, total: int) -> None:
+        return None
+
+    def advance(self, kind: str) -> None:
+        return None
+
+
+@dataclass
+class _Results:
+    """What the tasks of one run produce (each list is appended to under the GIL only)."""
+
+    drafts: list[ClusterDraft] = field(default_factory=list)
+    regions: set[str] = field(default_factory=set)
+    providers: list[OidcProvider] = field(default_factory=list)
+    providers_read: list[str] = field(default_factory=list)
+    events: list[CloudTrailEvent] = field(default_factory=list)
+    trail_read: dict[tuple[str, str], bool] = field(default_factory=dict)  # all lookups worked
+    roles: dict[str, Role] = field(default_factory=dict)
+    iam_strategy: dict[str, str] = field(default_factory=dict)
+    trail_started: set[tuple[str, str]] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+class _Run:
+    def __init__(self, options: LiveOptions, progress: Progress) -> None:
+        self.options = options
+        self.progress = progress
+        self.log = CallLog()
+        self.results = _Results()
+        self.kube = kube_requests(options)
+        end = _now()
+        self.window = (end - dt.timedelta(days=options.cloudtrail_days), end)
+
+    def run(self, base: boto3.Session) -> Inventory:
+        started = time.monotonic()
+        scopes, caller = resolve_accounts(self.options, self.log, base)
+        self.scopes = {s.account: s for s in scopes}
+        self.progress.add("accounts", len(scopes))
+        workers = max(1, self.options.concurrency)
+        with (
+            ThreadPoolExecutor(workers, "cniguard-read") as pool,
+            ThreadPoolExecutor(workers, "cniguard-trail") as trail_pool,
+        ):
+            self.ctx = RunContext(self.log, TaskGroup(pool, self.log), self.options)
+            self.trail = RunContext(self.log, TaskGroup(trail_pool, self.log), self.options)
+            for scope in scopes:
+                where = Where(scope.account)
+                self.ctx.tasks.spawn(self._account, scope, what="account", where=where)
+                self.ctx.tasks.spawn(self._providers, scope, what="iam:oidc-providers", where=where)
+                self.ctx.tasks.spawn(self._size, scope, what="iam:summary", where=where)
+            self.ctx.tasks.wait()
+            self._roles(scopes)
+            self.ctx.tasks.wait()
+            self.trail.tasks.wait()
+        return self._inventory(scopes, caller, time.monotonic() - started)
+
+    # phase 1 -------------------------------------------------------------------------------
+
+    def _account(self, scope: AccountScope) -> None:
+        regions = account_regions(scope, self.options, self.log)
+        self.progress.advance("accounts")
+        if regions is None:
+            return
+        self.progress.add("regions", len(regions))
+        for region in regions:
+            self.ctx.tasks.spawn(
+                self._region, scope, region, what="eks:clusters", where=Where(scope.account, region)
+            )
+
+    def _region(self, scope: AccountScope, region: str) -> None:
+        drafts = eks.list_clusters(self.ctx, scope, region)
+        self.progress.advance("regions")
+        if drafts is None:
+            return
+        with self.results.lock:
+            self.results.regions.add(region)
+            self.results.drafts.extend(drafts)
+        if not drafts:
+            return
+        self.progress.add("clusters", len(drafts))
+        for draft in drafts:
+            eks.start_cluster(self.ctx, scope, draft, self._described)
+        self.ctx.tasks.spawn(
+            self._instances,
+            scope,
+            region,
+            drafts,
+            what="ec2:instances",
+            where=Where(scope.account, region),
+        )
+        if self.options.cloudtrail:
+            self._start_trail(scope, region, cloudtrail.REGIONAL_EVENTS)
+            self._start_trail(
+                scope, cloudtrail.iam_home_region(scope.partition), cloudtrail.IAM_EVENTS
+            )
+
+    def _described(self, draft: ClusterDraft) -> None:
+        self.progress.advance("clusters")
+        request = self.kube.get(draft.name) or self.kube.get(draft.arn)
+        if request is None and self.options.kube_live:
+            request = KubeRequest()
+        if request is not None:
+            where = Where(draft.account, draft.region, draft.arn)
+            self.ctx.tasks.spawn(self._kube, draft, request, what="k8s", where=where)
+
+    def _kube(self, draft: ClusterDraft, request: KubeRequest) -> None:
+        scope = self.scopes[draft.account]
+        draft.kube, gaps = read_kube(request, draft, scope.clients.session)
+        for gap in gaps:
+            self.log.add_gap(gap)
+
+    def _instances(self, scope: AccountScope, region: str, drafts: list[ClusterDraft]) -> None:
+        try:
+            facts = ec2.read_instances(scope, region)
+        except (ClientError, BotoCoreError) as exc:
+            for draft in drafts:  # every cluster of the region lacks its self-managed nodes
+                where = Where(scope.account, region, draft.arn)
+                self.log.add_gap(
+                    gap_from_error(
+                        exc, what="ec2:instances", operation="ec2:DescribeInstances", where=where
+                    )
+                )
+            return
+        by_name = {d.name: d for d in drafts}
+        for draft in drafts:
+            draft.instances = [f for f in facts if f.cluster_name == draft.name]
+        profiles = {
+            (f.cluster_name, f.profile_arn)
+            for f in facts
+            if f.profile_arn and f.cluster_name in by_name
+        }
+        for cluster_name, profile in sorted(profiles):
+            draft = by_name[cluster_name]
+            where = Where(scope.account, region, draft.arn)
+            self.ctx.tasks.spawn(
+                self._profile,
+                scope,
+                draft,
+                profile,
+                where,
+                what="iam:instance-profile",
+                where=where,
+            )
+
+    def _profile(
+        self, scope: AccountScope, draft: ClusterDraft, profile: str, where: Where
+    ) -> None:
+        draft.instance_roles[profile] = iam.instance_profile_role(self.ctx, scope, profile, where)
+
+    def _providers(self, scope: AccountScope) -> None:
+        found, complete = iam.read_oidc_providers(self.ctx, scope)
+        with self.results.lock:
+            self.results.providers.extend(found)
+            if complete:
+                self.results.providers_read.append(scope.account)
+
+    def _size(self, scope: AccountScope) -> None:
+        iam.account_size(self.ctx, scope)  # starts the memoised estimate early, off the IAM path
+
+    def _start_trail(self, scope: AccountScope, region: str, names: tuple[str, ...]) -> None:
+        key = (scope.account, region + ("#iam" if names is cloudtrail.IAM_EVENTS else ""))
+        with self.results.lock:
+            if key in self.results.trail_started:
+                return
+            self.results.trail_started.add(key)
+        self.trail.tasks.spawn(
+            self._trail, scope, region, names, what="cloudtrail", where=Where(scope.account, region)
+        )
+
+    def _trail(self, scope: AccountScope, region: str, names: tuple[str, ...]) -> None:
+        events, complete = cloudtrail.read_region(self.trail, scope, region, names, self.window)
+        with self.results.lock:
+            self.results.events.extend(events)
+            key = (scope.account, region)
+            self.results.trail_read[key] = self.results.trail_read.get(key, True) and complete
+
+    # phase 2 -------------------------------------------------------------------------------
+
+    def _roles(self, scopes: list[AccountScope]) -> None:
+        by_account: dict[str, set[str]] = {}
+        for draft in self.results.drafts:
+            for arn in referenced_roles(draft):
+                by_account.setdefault(iam.arn_account(arn), set()).add(arn)
+        scoped = {s.account: s for s in scopes}
+        for account, arns in sorted(by_account.items()):
+            scope = scoped.get(account)
+            if scope is None:
+                for arn in sorted(arns):
+                    self.log.add_gap(
+                        Gap(
+                            what="iam:role",
+                            reason="the role's account is not among the scanned "
+                            "accounts (or could not be entered)",
+                            account=account,
+                            resource=arn,
+                        )
+                    )
+                continue
+            self.ctx.tasks.spawn(
+                self._account_roles, scope, sorted(arns), what="iam:role", where=Where(account)
+            )
+
+    def _account_roles(self, scope: AccountScope, arns: list[str]) -> None:
+        details = None
+        if iam.use_details(iam.account_size(self.ctx, scope), len(arns)):
+            details = iam.read_details(self.ctx, scope)
+        self.results.iam_strategy[scope.account] = (
+            "GetAccountAuthorizationDetails" if details is not None else "per-role"
+        )
+        for arn in arns:
+            self.ctx.tasks.spawn(
+                self._role, scope, arn, details, what="iam:role", where=Where(scope.account)
+            )
+
+    def _role(self, scope: AccountScope, arn: str, details: iam.AccountDetails | None) -> None:
+        role = (
+            iam.role_from_details(self.ctx, scope, arn, details)
+            if details is not None
+            else iam.role_by_calls(self.ctx, scope, arn)
+        )
+        if role is not None:
+            self.results.roles[role.arn] = role
+
+    # assembly ------------------------------------------------------------------------------
+
+    def _inventory(self, scopes: list[AccountScope], caller: str, seconds: float) -> Inventory:
+        res = self.results
+        sources: list[SourceKind] = ["aws"]
+        if self.kube or self.options.kube_live:
+            sources.append("k8s")
+        if self.options.cloudtrail:
+            sources.append("cloudtrail")
+        return Inventory(
+            kind="live",
+            generated_at=_now().isoformat().replace("+00:00", "Z"),
+            clusters=tuple(sorted((assemble(d) for d in res.drafts), key=lambda c: c.arn)),
+            roles=tuple(sorted(res.roles.values(), key=lambda r: r.arn)),
+            oidc_providers=tuple(sorted(res.providers, key=lambda p: p.arn)),
+            oidc_providers_read=tuple(sorted(res.providers_read)),
+            cloudtrail_events=tuple(sorted(res.events, key=lambda e: (e.event_time, e.event_id))),
+            cloudtrail_scopes=tuple(
+                cloudtrail.scope_of(account, region, self.window)
+                for (account, region), complete in sorted(res.trail_read.items())
+                if complete
+            ),
+            accounts=tuple(sorted(s.account for s in scopes)),
+            regions=tuple(sorted(res.regions)),
+            gaps=tuple(sorted(self.log.gaps, key=_gap_key)),
+            sources=tuple(sources),
+            meta={
+                "api_calls": dict(sorted(self.log.calls.items())),
+                "api_calls_total": sum(self.log.calls.values()),
+                "caller_account": caller,
+                "iam_strategy": dict(sorted(res.iam_strategy.items())),
+                "collect_seconds": round(seconds, 3),
+            },
+        )
+
+
+def _gap_key(gap: Gap) -> tuple[str, ...]:
+    return (
+        gap.account or "",
+        gap.region or "",
+        gap.cluster or "",
+        gap.what,
+        gap.operation or "",
+        gap.resource or "",
+    )
+
+
+def referenced_roles(draft: ClusterDraft) -> Iterable[str]:
+    """Every IAM role ARN this cluster's identity questions depend on."""
+    cluster = assemble(draft)
+    for group in cluster.node_groups or ():
+        if group.role_arn:
+            yield group.role_arn
+    for profile in cluster.fargate_profiles or ():
+        if profile.pod_execution_role_arn:
+            yield profile.pod_execution_role_arn
+    for addon in cluster.addons or ():
+        if addon.service_account_role_arn:
+            yield addon.service_account_role_arn
+    for assoc in cluster.pod_identity_associations or ():
+        yield from (a for a in (assoc.role_arn, assoc.target_role_arn) if a)
+    for entry in cluster.access_entries or ():
+        yield entry.principal_arn
+    if cluster.auto_mode_node_role_arn:
+        yield cluster.auto_mode_node_role_arn
+    yield from kube_roles(draft.kube)
+
+
+def collect_live(options: LiveOptions, progress: Progress | None = None) -> Inventory:
+    """Read everything in scope; raises botocore errors only when the base credentials fail."""
+    run = _Run(options, progress or _NoProgress())
+    return run.run(boto3.Session(profile_name=options.profile))

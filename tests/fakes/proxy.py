@@ -1,0 +1,222 @@
+"""A real moto server behind a loopback proxy: the collector's boto3 calls go over HTTP unchanged.
+
+The proxy serves the APIs moto lacks (EKS add-ons, pod identity associations, access entries,
+CloudTrail LookupEvents) from :mod:`fakes.services`, forwards everything else to moto, and can
+inject per-call latency, AccessDenied for chosen accounts or actions, throttling, 5xx errors and
+slow responses. Fault choices are deterministic per request, and a request is failed at most
+``max_faults_per_request`` times, so bounded retries always get through.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import logging
+import os
+import re
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+from fakes.services import (
+    CLOUDTRAIL_OPERATIONS,
+    EKS_OPERATIONS,
+    FakeState,
+    handle_cloudtrail,
+    handle_eks,
+)
+from fakes.wire import Request, Response, error_response, operation_of, parse_request
+
+DEFAULT_ACCOUNT = "123456789012"  # moto's account for the plain dummy keys
+_ACCESS_KEY = re.compile(r"<AccessKeyId>([^<]+)</AccessKeyId>")
+_HOP_HEADERS = {"connection", "transfer-encoding", "content-length", "server", "date", "keep-alive"}
+
+
+@dataclass
+class Faults:
+    latency: float = 0.0  # seconds added to every call
+    deny_accounts: frozenset[str] = frozenset()  # every call but STS from these accounts
+    deny_actions: frozenset[str] = frozenset()  # e.g. {"eks:ListAddons"}, in every account
+    throttle_rate: float = 0.0
+    server_error_rate: float = 0.0
+    slow_rate: float = 0.0
+    slow_seconds: float = 0.0
+    max_faults_per_request: int = 2
+
+
+@dataclass
+class Traffic:
+    calls: Counter[str] = field(default_factory=Counter)  # "service:Operation" -> count
+    injected: Counter[str] = field(default_factory=Counter)  # fault kind -> count
+
+
+class FakeAws:
+    """moto + the fakes behind one loopback endpoint (``url``)."""
+
+    def __init__(self, moto_host: str, moto_port: int) -> None:
+        self.moto = (moto_host, moto_port)
+        self.state = FakeState()
+        self.faults = Faults()
+        self.traffic = Traffic()
+        self.keys: dict[str, str] = {}  # access key -> account (from AssumeRole responses)
+        self._attempts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> FakeAws:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def reset(self) -> None:
+        """Forget every fake resource, fault and count (moto is reset separately)."""
+        self.state = FakeState()
+        self.faults = Faults()
+        self.traffic = Traffic()
+        self.keys.clear()
+        self._attempts.clear()
+
+    def account_of(self, access_key: str) -> str:
+        return self.keys.get(access_key, DEFAULT_ACCOUNT)
+
+    # request handling ----------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        access_key, region, service = request.signed
+        account = self.account_of(access_key)
+        operation = operation_of(request, service) if service else None
+        action = f"{service}:{operation}"
+        with self._lock:
+            self.traffic.calls[action] += 1
+        if self.faults.latency:
+            time.sleep(self.faults.latency)
+        fault = self._fault(request, service, account, action)
+        if fault is not None:
+            return fault
+        if service == "eks" and operation in EKS_OPERATIONS:
+            return handle_eks(self.state, request, operation, account, region)
+        if service == "cloudtrail" and operation in CLOUDTRAIL_OPERATIONS:
+            return handle_cloudtrail(self.state, request, account, region)
+        response = self._forward(request)
+        if action == "sts:AssumeRole" and response.status == 200:
+            self._learn_key(request, response)
+        return response
+
+    def _fault(self, request: Request, service: str, account: str, action: str) -> Response | None:
+        faults = self.faults
+        if (
+            service
+            and service != "sts"
+            and (account in faults.deny_accounts or action in faults.deny_actions)
+        ):
+            with self._lock:
+                self.traffic.injected["access"] += 1
+            user = f"arn:aws:sts::{account}:assumed-role/Auditor/cniguard-audit"
+            message = (
+                f"User: {user} is not authorized to perform: {action} "
+                "because no identity-based policy allows the action"
+            )
+            return error_response(service, "access", message)
+        fingerprint = hashlib.sha256(
+            b"|".join(
+                [account.encode(), request.method.encode(), request.path.encode(), request.body]
+            )
+        ).digest()
+        for kind, rate, salt in (
+            ("throttle", faults.throttle_rate, 0),
+            ("server", faults.server_error_rate, 1),
+            ("slow", faults.slow_rate, 2),
+        ):
+            if rate <= 0 or fingerprint[salt] / 256 >= rate:
+                continue
+            key = f"{kind}:{fingerprint.hex()}"
+            with self._lock:
+                if self._attempts[key] >= faults.max_faults_per_request:
+                    continue
+                self._attempts[key] += 1
+                self.traffic.injected[kind] += 1
+            if kind == "slow":
+                time.sleep(faults.slow_seconds)
+                continue
+            return error_response(service, kind, f"injected {kind} fault")
+        return None
+
+    def _forward(self, request: Request) -> Response:
+        conn = http.client.HTTPConnection(*self.moto, timeout=60)
+        try:
+            conn.request(request.method, request.target, body=request.body, headers=request.headers)
+            raw = conn.getresponse()
+            body = raw.read()
+            headers = {k: v for k, v in raw.getheaders() if k.lower() not in _HOP_HEADERS}
+            return Response(raw.status, headers, body)
+        finally:
+            conn.close()
+
+    def _learn_key(self, request: Request, response: Response) -> None:
+        fields = parse_qs(request.body.decode("utf-8"))
+        role_arn = fields.get("RoleArn", [""])[0]
+        found = _ACCESS_KEY.search(response.body.decode("utf-8"))
+        if found and role_arn.count(":") >= 4:
+            self.keys[found.group(1)] = role_arn.split(":")[4]
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                request = parse_request(self.command, self.path, dict(self.headers.items()), body)
+                try:
+                    response = fake.handle(request)
+                except AssertionError as exc:  # a request or response off the botocore model
+                    response = Response(599, {"Content-Type": "text/plain"}, str(exc).encode())
+                self.send_response(response.status)
+                for name, value in response.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(response.body)))
+                self.end_headers()
+                self.wfile.write(response.body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        return Handler
+
+
+def start_moto() -> Any:
+    """A moto server on a free loopback port with AWS managed policies loaded."""
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    return server
+
+
+def reset_moto(host: str, port: int) -> None:
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    try:
+        conn.request("POST", "/moto-api/reset")
+        conn.getresponse().read()
+    finally:
+        conn.close()
