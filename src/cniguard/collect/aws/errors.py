@@ -67,6 +67,9 @@ def gap_from_error(
         reason = f"{code}: not authorized to perform {action}"
     elif isinstance(exc, ClientError):
         message = str(exc.response.get("Error", {}).get("Message", "")).strip()
+        if message.startswith("<"):  # an HTML error page, not an AWS error document
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", code)
+            message = f"HTTP {status} with an HTML error page (is this API served at the endpoint?)"
         reason = f"{code}: {message[:300]}" if message else code
     else:
         reason = f"{code}: {exc}"
