@@ -11,7 +11,13 @@ def test_html_error_page_becomes_a_short_reason() -> None:
     exc = ClientError(
         {
             "Error": {"Code": "404", "Message": "<!doctype html><title>404 Not Found</title>"},
-            "ResponseMetadata": {"HTTPStatusCode": 404},
+            "ResponseMetadata": {
+                "HTTPStatusCode": 404,
+                "HTTPHeaders": {},
+                "HostId": "",
+                "RequestId": "r-1",
+                "RetryAttempts": 0,
+            },
         },
         "ListAddons",
     )
