@@ -35,11 +35,22 @@ class Rule:
     references: tuple[str, ...] = ()
     needs: tuple[Needs, ...] = ()  # live sources without which the rule cannot judge
     iac: bool = True  # evaluated for infrastructure-as-code
-    aws_node: bool = (
-        True  # only meaningful where aws-node runs (skipped on Fargate/Auto/Windows-only)
-    )
+    aws_node: bool = True  # skipped where aws-node does not run (Fargate, Auto Mode, Windows only)
+    binding: bool = False  # judges aws-node's identity: unknown while that identity is unknown
 
     def run(self, view: ClusterView) -> Iterator[Finding]:
+        if self.binding and view.binding.kind == "unknown":
+            reason = view.binding.reason
+            message = f"Cannot tell which identity aws-node uses: {reason}."
+            return iter([self.finding(view, "unknown", message, evidence={"missing": reason})])
+        if (
+            "cloudtrail" in self.needs
+            and view.cluster.account not in view.index.cloudtrail_accounts
+        ):
+            message = f"CloudTrail was not read for account {view.cluster.account}."
+            return iter(
+                [self.finding(view, "unknown", message, evidence={"missing": "cloudtrail"})]
+            )
         return self.check(view, self)
 
     def finding(
@@ -91,6 +102,7 @@ def rule(
     needs: tuple[Needs, ...] = (),
     iac: bool = True,
     aws_node: bool = True,
+    binding: bool = False,
 ) -> Callable[[Callable[[ClusterView, Rule], Iterator[Finding]]], Rule]:
     """Decorator: the function below becomes the rule's ``check``, metadata stays beside it."""
 
@@ -107,6 +119,7 @@ def rule(
             needs=needs,
             iac=iac,
             aws_node=aws_node,
+            binding=binding,
         )
 
     return wrap

@@ -25,10 +25,6 @@ _REMOVALS = {
 }
 
 
-def _read(view: ClusterView) -> bool:
-    return view.cluster.account in view.index.cloudtrail_accounts
-
-
 def _iam_events(view: ClusterView, names: set[str], subjects: list[str]) -> list[CloudTrailEvent]:
     """Successful IAM events about these role names / provider hosts, plus the account's events
     whose parameters could not be read (they may concern them)."""
@@ -118,14 +114,6 @@ def _removes(e: CloudTrailEvent, view: ClusterView) -> str | None:
     aws_node=False,
 )
 def cni040(view: ClusterView, r: Rule) -> Iterator[Finding]:
-    if not _read(view):
-        yield r.finding(
-            view,
-            "unknown",
-            f"CloudTrail was not read for account {view.cluster.account}.",
-            evidence={"missing": "cloudtrail"},
-        )
-        return
     roles = {u.role_arn.rsplit("/", 1)[-1]: u.role_arn for u in view.node_roles or ()}
     if view.configured_binding.role_arn:
         arn = view.configured_binding.role_arn
@@ -184,14 +172,6 @@ def cni040(view: ClusterView, r: Rule) -> Iterator[Finding]:
     aws_node=False,
 )
 def cni041(view: ClusterView, r: Rule) -> Iterator[Finding]:
-    if not _read(view):
-        yield r.finding(
-            view,
-            "unknown",
-            f"CloudTrail was not read for account {view.cluster.account}.",
-            evidence={"missing": "cloudtrail"},
-        )
-        return
     role = view.configured_binding.role_arn
     role_name = role.rsplit("/", 1)[-1] if role else None
     host = issuer_host(view.cluster.oidc_issuer) if view.cluster.oidc_issuer else None

@@ -18,15 +18,6 @@ CNI_ROLE_DOC = "https://docs.aws.amazon.com/eks/latest/userguide/cni-iam-role.ht
 ADDON_DOC = "https://docs.aws.amazon.com/eks/latest/userguide/vpc-add-on-create.html"
 
 
-def _unknown_binding(view: ClusterView, r: Rule) -> Finding:
-    return r.finding(
-        view,
-        "unknown",
-        f"Cannot tell which identity aws-node uses: {view.binding.reason}.",
-        evidence={"missing": view.binding.reason},
-    )
-
-
 @rule(
     "CNI010",
     "IRSA role bound to aws-node, but the cluster's OIDC provider is missing or wrong",
@@ -39,12 +30,10 @@ def _unknown_binding(view: ClusterView, r: Rule) -> Finding:
     "aws iam create-open-id-connect-provider with the cluster's issuer URL and client id "
     "sts.amazonaws.com).",
     references=(OIDC_DOC,),
+    binding=True,
 )
 def cni010(view: ClusterView, r: Rule) -> Iterator[Finding]:
     binding = view.binding
-    if binding.kind == "unknown":
-        yield _unknown_binding(view, r)
-        return
     if binding.kind != "irsa":
         return
     issuer = view.cluster.oidc_issuer
@@ -105,12 +94,10 @@ def cni010(view: ClusterView, r: Rule) -> Iterator[Finding]:
     "Associate an IAM OIDC provider with the cluster (eksctl utils associate-iam-oidc-provider), then "
     "move aws-node to an IRSA role (or use EKS Pod Identity, which needs no provider).",
     references=(OIDC_DOC,),
+    binding=True,
 )
 def cni011(view: ClusterView, r: Rule) -> Iterator[Finding]:
     binding = view.binding
-    if binding.kind == "unknown":
-        yield _unknown_binding(view, r)
-        return
     if binding.kind != "none" or view.aws_node_runs[0] is False:
         return
     if view.cluster.oidc_issuer is None:
@@ -153,12 +140,10 @@ def cni011(view: ClusterView, r: Rule) -> Iterator[Finding]:
     "sts:AssumeRoleWithWebIdentity, StringEquals <issuer>:sub = system:serviceaccount:kube-system:"
     "aws-node and <issuer>:aud = sts.amazonaws.com (aws iam update-assume-role-policy).",
     references=(IRSA_DOC, POD_ID_DOC),
+    binding=True,
 )
 def cni012(view: ClusterView, r: Rule) -> Iterator[Finding]:
     binding = view.binding
-    if binding.kind == "unknown":
-        yield _unknown_binding(view, r)
-        return
     if binding.kind == "none":
         return
     arn = binding.role_arn or view.cluster.arn
@@ -215,12 +200,10 @@ def cni012(view: ClusterView, r: Rule) -> Iterator[Finding]:
     "system:serviceaccount:kube-system:aws-node and <issuer>:aud = sts.amazonaws.com; remove other "
     "principals.",
     references=(IRSA_DOC,),
+    binding=True,
 )
 def cni013(view: ClusterView, r: Rule) -> Iterator[Finding]:
     binding = view.binding
-    if binding.kind == "unknown":
-        yield _unknown_binding(view, r)
-        return
     if binding.kind == "none":
         return
     arn = binding.role_arn or view.cluster.arn
@@ -255,12 +238,10 @@ def cni013(view: ClusterView, r: Rule) -> Iterator[Finding]:
     "breaks least privilege and couples clusters: a change made for one breaks the other.",
     "Create one CNI role per cluster, trusted only by that cluster's kube-system/aws-node.",
     references=(CNI_ROLE_DOC,),
+    binding=True,
 )
 def cni014(view: ClusterView, r: Rule) -> Iterator[Finding]:
     binding = view.binding
-    if binding.kind == "unknown":
-        yield _unknown_binding(view, r)
-        return
     if binding.kind == "none":
         return
     if binding.role_arn is None:

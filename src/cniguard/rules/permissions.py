@@ -47,6 +47,7 @@ def _runs(view: ClusterView, r: Rule) -> Iterator[Finding] | None:
     "the IPv6 CNI policy, bind it through the vpc-cni add-on's serviceAccountRoleArn, restart the "
     "aws-node pods, and verify a test pod gets an IP.",
     references=(CNI_ROLE_DOC, IAM_POLICY_DOC),
+    binding=True,
 )
 def cni001(view: ClusterView, r: Rule) -> Iterator[Finding]:
     skip = _runs(view, r)
@@ -59,14 +60,6 @@ def cni001(view: ClusterView, r: Rule) -> Iterator[Finding]:
         "binding_source": binding.source,
         "ip_family": view.cluster.ip_family,
     }
-    if binding.kind == "unknown":
-        yield r.finding(
-            view,
-            "unknown",
-            f"Cannot tell which identity aws-node uses: {binding.reason}.",
-            evidence={**base, "missing": binding.reason},
-        )
-        return
     if binding.kind in ("irsa", "pod_identity"):
         status = dedicated_status(view)
         resource = binding.role_arn or view.cluster.arn
@@ -302,6 +295,7 @@ def cni002(view: ClusterView, r: Rule) -> Iterator[Finding]:
     references=(
         "https://docs.aws.amazon.com/eks/latest/userguide/cni-iam-role.html#cni-iam-role-create-ipv6-policy",
     ),
+    binding=True,
 )
 def cni003(view: ClusterView, r: Rule) -> Iterator[Finding]:
     skip = _runs(view, r)
@@ -318,11 +312,6 @@ def cni003(view: ClusterView, r: Rule) -> Iterator[Finding]:
         )
         return
     binding = view.binding
-    if binding.kind == "unknown":
-        yield r.finding(
-            view, "unknown", f"Cannot tell which identity aws-node uses: {binding.reason}."
-        )
-        return
     if binding.kind in ("irsa", "pod_identity"):
         targets = [binding.role_arn] if binding.role_arn else []
     else:
@@ -399,14 +388,10 @@ def cni003(view: ClusterView, r: Rule) -> Iterator[Finding]:
     references=(
         "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html",
     ),
+    binding=True,
 )
 def cni004(view: ClusterView, r: Rule) -> Iterator[Finding]:
     binding = view.binding
-    if binding.kind == "unknown":
-        yield r.finding(
-            view, "unknown", f"Cannot tell which identity aws-node uses: {binding.reason}."
-        )
-        return
     if binding.kind == "none" or binding.role_arn is None:
         if binding.kind != "none":
             yield r.finding(view, "unknown", "The role bound to aws-node is not known.")
