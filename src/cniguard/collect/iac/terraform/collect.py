@@ -12,6 +12,7 @@ for syntax but not applied (which one applies is decided at the command line).
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -98,18 +99,40 @@ def collect_terraform(paths: Sequence[Path]) -> IacFragment:
     Evaluation follows references through module boundaries recursively (a node group's tags
     reach the root's locals through two module calls), which needs more than Python's default
     1,000 frames; the limit is raised for the duration of the call.
+
+    Parse trees are many small, long-lived, acyclic objects: the cyclic garbage collector,
+    rescanning them again and again as they pile up, took a fifth of the scan time. It is paused
+    while the files are parsed and the trees are then frozen (``gc.freeze``) for the evaluation,
+    whose reference cycles it still frees; both are undone on return. A process that froze
+    objects of its own keeps them frozen: then the collector simply resumes.
     """
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, _RECURSION_LIMIT))
+    collecting = gc.isenabled()
+    freezing = collecting and gc.get_freeze_count() == 0
+    gc.disable()
     try:
-        return _collect(paths)
+        loader = Loader()
+        fragment = IacFragment()
+        roots, plans = _read(paths, loader, fragment)
+        if freezing:
+            gc.freeze()
+        if collecting:
+            gc.enable()
+        _evaluate(roots, plans, loader, fragment)
+        return fragment
     finally:
+        if freezing:
+            gc.unfreeze()
+        if collecting:
+            gc.enable()
         sys.setrecursionlimit(limit)
 
 
-def _collect(paths: Sequence[Path]) -> IacFragment:
-    loader = Loader()
-    fragment = IacFragment()
+def _read(
+    paths: Sequence[Path], loader: Loader, fragment: IacFragment
+) -> tuple[list[tuple[Path, str]], list[Path]]:
+    """Parse every given file; the root module directories (sorted) and the plan files."""
     directories: dict[Path, str] = {}
     plans: list[Path] = []
     for path in paths:
@@ -131,9 +154,14 @@ def _collect(paths: Sequence[Path]) -> IacFragment:
     called: set[Path] = set()
     for directory, display in directories.items():
         called |= _local_sources(loader, directory, display)
-    for directory, display in sorted(directories.items(), key=lambda d: d[1]):
-        if directory in called:
-            continue
+    roots = [d for d in sorted(directories.items(), key=lambda d: d[1]) if d[0] not in called]
+    return roots, plans
+
+
+def _evaluate(
+    roots: list[tuple[Path, str]], plans: list[Path], loader: Loader, fragment: IacFragment
+) -> None:
+    for directory, display in roots:
         definition = loader.directory(directory, display, directory)
         tfvars = _tfvars(loader, directory, display)
         inputs: dict[str, Callable[[], Value]] = {
@@ -146,4 +174,3 @@ def _collect(paths: Sequence[Path]) -> IacFragment:
         fragment.extend(read_plan(plan))
     fragment.gaps.extend(_file_gaps(list(loader.files.values())))
     fragment.files_read.extend(sorted(f.display for f in loader.files.values() if f.body))
-    return fragment

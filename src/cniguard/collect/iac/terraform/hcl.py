@@ -2,13 +2,16 @@
 
 python-hcl2's raw Lark tree (``parses_to_tree``) is used instead of its dict output: the tree keeps
 every expression unevaluated with its position, so one parse serves both evaluation and the
-``file:line`` of every finding.
+``file:line`` of every finding. Parsing is most of a scan's time, so a file whose text was already
+parsed in the same scan (``outputs.tf`` or tfvars copied between stacks) reuses those blocks under
+its own name: trees are never modified, and their positions are relative to the text, which is
+the same.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import hcl2.api
@@ -110,10 +113,7 @@ def _build_block(node: Tree[Token], source: SourceText) -> Block:
     return block
 
 
-def parse_text(text: str, display: str, line_offset: int = 0) -> Block:
-    """Parse HCL text into a root block (type ``""``). Raises :class:`LarkError` on bad syntax."""
-    source = SourceText(display, text, line_offset)
-    tree = hcl2.api.parses_to_tree(text)
+def _root_block(tree: Tree[Token], source: SourceText) -> Block:
     root = Block("", (), source, 1)
     body = tree.children[0]
     assert isinstance(body, Tree)
@@ -121,19 +121,65 @@ def parse_text(text: str, display: str, line_offset: int = 0) -> Block:
     return root
 
 
+def parse_text(text: str, display: str, line_offset: int = 0) -> Block:
+    """Parse HCL text into a root block (type ``""``). Raises :class:`LarkError` on bad syntax."""
+    return _root_block(hcl2.api.parses_to_tree(text), SourceText(display, text, line_offset))
+
+
 def _error_line(error: LarkError) -> int | None:
     line = getattr(error, "line", None)
     return line if isinstance(line, int) and line > 0 else None
 
 
+@dataclass(frozen=True)
+class ParseFailure:
+    """Why a text could not be parsed, kept so that a copy of it fails the same way."""
+
+    error: str
+    line: int | None = None
+
+
+ParseCache = dict[str, "Block | ParseFailure"]
+
+
+def _with_source(block: Block, source: SourceText) -> Block:
+    """The same blocks and expressions, shown as coming from another file with the same text."""
+    return Block(
+        block.type,
+        block.labels,
+        source,
+        block.line,
+        {name: replace(a, source=source) for name, a in block.attributes.items()},
+        [_with_source(nested, source) for nested in block.blocks],
+    )
+
+
+def _parse_once(source: SourceText, cache: ParseCache) -> Block | ParseFailure:
+    cached = cache.get(source.text)
+    if cached is not None:
+        return cached if isinstance(cached, ParseFailure) else _with_source(cached, source)
+    outcome: Block | ParseFailure
+    try:
+        outcome = _root_block(hcl2.api.parses_to_tree(source.text), source)
+    except LarkError as exc:
+        outcome = ParseFailure(f"HCL syntax error: {str(exc).splitlines()[0]}", _error_line(exc))
+    except (RecursionError, ValueError, RuntimeError) as exc:  # python-hcl2 post-processing
+        outcome = ParseFailure(f"HCL could not be parsed: {type(exc).__name__}: {exc}")
+    cache[source.text] = outcome
+    return outcome
+
+
 _RELEVANT = re.compile(r"^\s*(?:resource|data|module|variable|locals|output)\b", re.MULTILINE)
 
 
-def load_file(path: Path, display: str, *, configuration: bool = True) -> HclFile:
+def load_file(
+    path: Path, display: str, *, configuration: bool = True, cache: ParseCache | None = None
+) -> HclFile:
     """Read and parse one file; every failure becomes a reason, never an exception.
 
     A configuration file with none of the blocks cniguard evaluates (``versions.tf``,
-    ``providers.tf``) is not parsed: parsing is most of the scan time.
+    ``providers.tf``) is not parsed: parsing is most of the scan time. ``cache`` holds the
+    outcome of every text parsed so far in this scan.
     """
     result = HclFile(path, display)
     try:
@@ -156,11 +202,9 @@ def load_file(path: Path, display: str, *, configuration: bool = True) -> HclFil
     if configuration and not _RELEVANT.search(text):
         result.body = Block("", (), SourceText(display, ""), 1)
         return result
-    try:
-        result.body = parse_text(text, display)
-    except LarkError as exc:
-        result.error = f"HCL syntax error: {str(exc).splitlines()[0]}"
-        result.error_line = _error_line(exc)
-    except (RecursionError, ValueError, RuntimeError) as exc:  # python-hcl2 post-processing
-        result.error = f"HCL could not be parsed: {type(exc).__name__}: {exc}"
+    outcome = _parse_once(SourceText(display, text), {} if cache is None else cache)
+    if isinstance(outcome, ParseFailure):
+        result.error, result.error_line = outcome.error, outcome.line
+    else:
+        result.body = outcome
     return result

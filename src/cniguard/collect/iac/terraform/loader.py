@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 
 from cniguard.collect.iac.terraform import registry
-from cniguard.collect.iac.terraform.hcl import Block, HclFile, load_file, parse_text
+from cniguard.collect.iac.terraform.hcl import Block, HclFile, ParseCache, load_file, parse_text
 from cniguard.collect.iac.terraform.module import ModuleDefinition, ModuleInstance, module_path
 from cniguard.collect.iac.terraform.values import Unknown
 
@@ -47,11 +47,14 @@ class Loader:
         self.files: dict[Path, HclFile] = {}
         self._definitions: dict[Path, ModuleDefinition] = {}
         self._manifests: dict[Path, dict[str, str]] = {}
+        self._parsed: ParseCache = {}
 
     def read(self, path: Path, display: str) -> HclFile:
         key = path.resolve()
         if key not in self.files:
-            self.files[key] = load_file(path, display, configuration=path.suffix == ".tf")
+            self.files[key] = load_file(
+                path, display, configuration=path.suffix == ".tf", cache=self._parsed
+            )
         return self.files[key]
 
     def directory(
