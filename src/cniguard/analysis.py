@@ -116,7 +116,7 @@ class InventoryIndex:
         for p in inventory.oidc_providers:
             self.providers_by_host.setdefault(p.url.rstrip("/").lower(), []).append(p)
         self.providers_read = set(inventory.oidc_providers_read)
-        self._grants: dict[str, RoleGrant] = {}
+        self._grants: dict[tuple[str, str | None], RoleGrant] = {}
         self._documents = DocumentCache()
         # CloudTrail IAM events by (account, role name or OIDC provider host): rules look up only
         # their cluster's roles, so a large trail costs nothing per cluster.
@@ -149,10 +149,13 @@ class InventoryIndex:
             return None
         return self.roles.get(arn) or self.roles.get(normalize_role_arn(arn))
 
-    def grant(self, role: Role) -> RoleGrant:
-        grant = self._grants.get(role.arn)
+    def grant(self, role: Role, region: str | None) -> RoleGrant:
+        """The role's CNI grant for ENIs in ``region`` (a policy may pin regions)."""
+        key = (role.arn, region)
+        grant = self._grants.get(key)
         if grant is None:
-            grant = self._grants[role.arn] = evaluate_role(role, ALL_CNI_ACTIONS, self._documents)
+            grant = evaluate_role(role, ALL_CNI_ACTIONS, self._documents, region)
+            self._grants[key] = grant
         return grant
 
 
@@ -330,7 +333,7 @@ class ClusterView:
     @cached_property
     def dedicated_grant(self) -> RoleGrant | None:
         role = self.dedicated_role
-        return self.index.grant(role) if role else None
+        return self.index.grant(role, self.cluster.region) if role else None
 
     @cached_property
     def trust(self) -> TrustAnalysis | None:
@@ -339,7 +342,13 @@ class ClusterView:
         if role is None or not role.exists:
             return None
         if self.binding.kind == "pod_identity":
-            return analyze_pod_identity_trust(role.trust_policy)
+            return analyze_pod_identity_trust(
+                role.trust_policy,
+                cluster_arn=self.cluster.arn if self.cluster.arn.startswith("arn:") else None,
+                cluster_name=self.cluster.name,
+                account=self.cluster.account if self.cluster.account.isdigit() else None,
+                service_account=self.service_account_name,
+            )
         sa = self.service_account
         audience = sa.annotations.get(AUDIENCE_ANNOTATION) if sa else None
         return analyze_irsa_trust(
@@ -347,6 +356,7 @@ class ClusterView:
             issuer=self.cluster.oidc_issuer,
             service_account=self.service_account_name,
             audience=audience or "sts.amazonaws.com",
+            role_account=role.account or None,
         )
 
     @cached_property
@@ -398,6 +408,19 @@ class ClusterView:
         return tuple(uses.values())
 
     @cached_property
+    def node_sources_unread(self) -> str | None:
+        """Why the list of node roles may be incomplete (a source of node roles was not read)."""
+        if self.is_iac:
+            return None
+        missing = []
+        if self.cluster.access_entries is None:
+            missing.append("access entries were not read")
+        mode = (self.cluster.authentication_mode or "CONFIG_MAP").upper()
+        if "CONFIG_MAP" in mode and (self.kube is None or self.kube.aws_auth is None):
+            missing.append("the aws-auth ConfigMap was not read")
+        return "; ".join(missing) or None
+
+    @cached_property
     def unresolved_node_groups(self) -> tuple[NodeGroup, ...]:
         return tuple(
             g for g in self.cluster.node_groups or () if g.kind != "auto" and g.role_arn is None
@@ -426,6 +449,9 @@ class ClusterView:
             return True, "aws-auth maps a Linux node role"
         if groups is None:
             return None, "node groups were not read"
+        unread = self.node_sources_unread
+        if unread:
+            return None, f"{unread} (self-managed nodes may exist)"
         kinds = []
         if self.cluster.auto_mode or any(g.kind == "auto" for g in groups):
             kinds.append("Auto Mode")
@@ -433,15 +459,13 @@ class ClusterView:
             kinds.append("Fargate")
         if any(g.os == "windows" for g in groups):
             kinds.append("Windows")
-        if self.cluster.access_entries is None and not self.is_iac and not kinds:
-            return None, "access entries were not read (self-managed nodes may exist)"
         if kinds:
             return False, f"only {' and '.join(kinds)} compute: aws-node does not run"
         return False, "no EC2 Linux compute: aws-node has no node to run on"
 
     def role_grant(self, arn: str) -> RoleGrant | None:
         role = self.index.role(arn)
-        return self.index.grant(role) if role else None
+        return self.index.grant(role, self.cluster.region) if role else None
 
     def required(self) -> tuple[str, ...]:
         return required_actions(self.cluster.ip_family)

@@ -90,15 +90,12 @@ def identity_mode(view: ClusterView, findings: list[Finding]) -> tuple[IdentityM
         reasons = [f"aws-node is bound to {binding.role_arn} ({binding.reason})"]
         if node_grants:
             return "mixed", [*reasons, "a node role still grants ENI-changing actions (CNI002)"]
-        grant = view.dedicated_grant
-        grants = view.check_grant(grant)[0] if grant else None
-        if view.dedicated_role is not None and not view.dedicated_role.exists:
-            grants = False
-        if grants is False and node_grants is False:
-            return "none", [*reasons, "the bound role does not grant the CNI actions"]
+        status = dedicated_status(view)
+        if status.works is False and node_grants is False:
+            return "none", [*reasons, *status.problems]
         if node_grants is None:
             return "unknown", [*reasons, "whether a node role also grants them is unknown"]
-        return binding.kind, reasons
+        return binding.kind, reasons  # whether it works (unknown) decides compliance
     cni001 = _statuses(findings, ["CNI001"])
     if "unknown" in cni001:
         return "unknown", ["the node roles' permissions could not all be evaluated"]

@@ -60,6 +60,7 @@ def mode(inv: object) -> tuple[str, bool | None]:
                         node_groups=(),
                         kube=None,
                         fargate_profiles=(FargateProfile("fp", "arn:aws:iam::1:role/f"),),
+                        authentication_mode="API",
                     ),
                 )
             ),
@@ -72,6 +73,7 @@ def mode(inv: object) -> tuple[str, bool | None]:
                         node_groups=(NodeGroup("auto", "auto", "arn:aws:iam::1:role/a"),),
                         auto_mode=True,
                         kube=None,
+                        authentication_mode="API",
                     ),
                 )
             ),
@@ -80,7 +82,11 @@ def mode(inv: object) -> tuple[str, bool | None]:
         (
             lambda: inventory(
                 clusters=(
-                    cluster(node_groups=(node_group("w", NODE_ROLE, os="windows"),), kube=None),
+                    cluster(
+                        node_groups=(node_group("w", NODE_ROLE, os="windows"),),
+                        kube=None,
+                        authentication_mode="API",
+                    ),
                 )
             ),
             ("not_applicable", None),
@@ -256,3 +262,41 @@ def test_kpis_exact() -> None:
     assert k["node_role_findings_high_critical"] == 2
     assert k["coverage_pct"] == 100.0
     assert CLUSTER_ARN in {f.cluster for f in evaluate(inv).findings}
+
+
+def test_unread_node_sources_make_fargate_only_unknown() -> None:
+    fargate = (FargateProfile("fp", "arn:aws:iam::1:role/f"),)
+    no_aws_auth = cluster(
+        node_groups=(),
+        kube=None,
+        fargate_profiles=fargate,
+        authentication_mode="API_AND_CONFIG_MAP",
+    )
+    no_entries = cluster(
+        node_groups=(),
+        kube=None,
+        fargate_profiles=fargate,
+        authentication_mode="API",
+        access_entries=None,
+    )
+    for c, why in (
+        (no_aws_auth, "the aws-auth ConfigMap was not read"),
+        (no_entries, "access entries were not read"),
+    ):
+        report = evaluate(inventory(clusters=(c,)))
+        assert report.clusters[0].cni_identity == "unknown"
+        assert report.clusters[0].reasons == (f"{why} (self-managed nodes may exist)",)
+
+
+def test_broken_dedicated_identity_is_mode_none() -> None:
+    from cniguard.demo.builders import irsa_trust
+    from core.scenarios import ACCOUNT, REGION
+
+    wrong_sub = irsa_trust(
+        ACCOUNT,
+        REGION,
+        "5A1B2C3D4E5F60718293A4B5C6D7E8F9",
+        sub="system:serviceaccount:default:aws-node",
+    )
+    report = evaluate(inventory(roles=(node_role(), cni_role(trust=wrong_sub))))
+    assert (report.clusters[0].cni_identity, report.clusters[0].compliant) == ("none", False)

@@ -115,7 +115,7 @@ def make_role(*documents: Any, boundary: Any = None, boundary_arn: str | None = 
         (
             (doc(allow("ec2:DeleteNetworkInterface", "arn:aws:ec2:*:*:network-interface/*")),),
             "ec2:DeleteNetworkInterface",
-            "scoped",
+            "granted",  # the call is authorized on ENIs only
         ),
         (
             (doc(allow("ec2:CreateTags", "arn:aws:ec2:*:*:instance/*")),),
@@ -143,7 +143,7 @@ def make_role(*documents: Any, boundary: Any = None, boundary_arn: str | None = 
                 ),
             ),
             "ec2:CreateNetworkInterface",
-            "scoped",
+            "missing",  # the call also needs the subnet
         ),
         # a Deny under a condition narrows an allow rather than cancelling it
         (
@@ -282,3 +282,102 @@ def test_parse_errors_are_clear(bad: str) -> None:
 
 def test_decode_document_url_encoded_with_lowercase_escape() -> None:
     assert decode_document("%7b%22Statement%22%3A%5B%5D%7d") == {"Statement": []}
+
+
+OWN = "111122223333"
+TYPES = ("network-interface", "subnet", "security-group", "instance")
+
+
+def on(account: str, region: str = "us-east-1") -> list[str]:
+    return [f"arn:aws:ec2:{region}:{account}:{t}/*" for t in TYPES]
+
+
+@pytest.mark.parametrize(
+    ("documents", "region", "action", "level"),
+    [
+        # resources pinned to the role's own account and the cluster's region grant fully
+        (
+            (doc(allow(list(IPV4_ACTIONS), on(OWN))),),
+            "us-east-1",
+            "ec2:CreateNetworkInterface",
+            "granted",
+        ),
+        # ... to another region: nothing there
+        (
+            (doc(allow(list(IPV4_ACTIONS), on(OWN))),),
+            "eu-west-1",
+            "ec2:CreateNetworkInterface",
+            "missing",
+        ),
+        # ... region not known to the evaluation: scoped, never missing
+        ((doc(allow(list(IPV4_ACTIONS), on(OWN))),), None, "ec2:CreateNetworkInterface", "scoped"),
+        # ... to another account: not these ENIs
+        (
+            (doc(allow(list(IPV4_ACTIONS), on("444455556666"))),),
+            "us-east-1",
+            "ec2:AttachNetworkInterface",
+            "missing",
+        ),
+        # a Deny on one resource type the call needs denies the call
+        (
+            (CNI_V6, doc(deny("ec2:*", "arn:aws:ec2:*:*:network-interface/*"))),
+            "us-east-1",
+            "ec2:CreateNetworkInterface",
+            "denied",
+        ),
+        (
+            (CNI_V6, doc(deny("ec2:*", f"arn:aws:ec2:us-east-1:{OWN}:network-interface/*"))),
+            "us-east-1",
+            "ec2:AssignPrivateIpAddresses",
+            "denied",
+        ),
+        (
+            (CNI_V6, doc(deny("ec2:*", "arn:aws:ec2:*:*:network-interface/*"))),
+            "us-east-1",
+            "ec2:DescribeInstances",
+            "granted",
+        ),
+        # an Allow on the ENI alone does not authorize CreateNetworkInterface (subnet, SG needed)
+        (
+            (doc(allow("ec2:CreateNetworkInterface", "arn:aws:ec2:*:*:network-interface/*")),),
+            "us-east-1",
+            "ec2:CreateNetworkInterface",
+            "missing",
+        ),
+        # the upstream scoped policy: resource types spread over conditioned statements
+        (
+            (
+                doc(
+                    allow(
+                        "ec2:CreateNetworkInterface",
+                        "arn:aws:ec2:*:*:network-interface/*",
+                        Condition={
+                            "StringEquals": {"aws:RequestTag/cluster.k8s.amazonaws.com/name": "c"}
+                        },
+                    ),
+                    allow(
+                        "ec2:CreateNetworkInterface",
+                        ["arn:aws:ec2:*:*:subnet/*", "arn:aws:ec2:*:*:security-group/*"],
+                        Condition={
+                            "ArnEquals": {"ec2:Vpc": "arn:aws:ec2:us-east-1:111122223333:vpc/vpc-1"}
+                        },
+                    ),
+                ),
+            ),
+            "us-east-1",
+            "ec2:CreateNetworkInterface",
+            "scoped",
+        ),
+        # one named ENI: scoped
+        (
+            (doc(allow("ec2:DeleteNetworkInterface", "arn:aws:ec2:*:*:network-interface/eni-1")),),
+            "us-east-1",
+            "ec2:DeleteNetworkInterface",
+            "scoped",
+        ),
+    ],
+)
+def test_resource_types_regions_and_accounts(
+    documents: tuple[Any, ...], region: str | None, action: str, level: str
+) -> None:
+    assert evaluate_role(make_role(*documents), region=region).level(action) == level

@@ -255,3 +255,93 @@ def test_hosts() -> None:
     assert issuer_host(ISSUER + "/") == HOST
     assert provider_host(f"arn:aws-cn:iam::1:oidc-provider/{HOST}") == HOST
     assert provider_host("arn:aws:iam::1:saml-provider/x") is None
+
+
+def test_condition_keys_of_another_issuer_can_never_hold() -> None:
+    doc = trust(
+        web(condition={"StringEquals": {f"{OTHER}:sub": SUB, f"{OTHER}:aud": "sts.amazonaws.com"}})
+    )
+    result = analyze_irsa_trust(doc, issuer=ISSUER)
+    assert result.can_assume is False
+    assert result.assume_problems == (
+        f"condition on {OTHER}:sub ({SUB}) can never hold: aws-node's token carries no such key",
+        f"condition on {OTHER}:aud (sts.amazonaws.com) can never hold: aws-node's token carries no such key",
+    )
+
+
+def test_if_exists_on_another_issuer_key_does_not_block() -> None:
+    doc = trust(web(condition={**GOOD, "StringEqualsIfExists": {f"{OTHER}:sub": "x"}}))
+    assert analyze_irsa_trust(doc, issuer=ISSUER).can_assume is True
+
+
+def test_a_deny_statement_blocks_aws_node() -> None:
+    deny = {
+        "Effect": "Deny",
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Sid": "NoCni",
+        "Principal": {"Federated": f"arn:aws:iam::111122223333:oidc-provider/{HOST}"},
+        "Condition": {"StringLike": {f"{HOST}:sub": "system:serviceaccount:kube-system:*"}},
+    }
+    result = analyze_irsa_trust(trust(web(condition=GOOD), deny), issuer=ISSUER)
+    assert (result.can_assume, result.assume_problems) == (
+        False,
+        (f"a Deny statement (NoCni) blocks {SUB}",),
+    )
+
+
+def test_provider_of_another_account_is_refused() -> None:
+    st = web(condition=GOOD)
+    st["Principal"] = {"Federated": f"arn:aws:iam::999988887777:oidc-provider/{HOST}"}
+    result = analyze_irsa_trust(trust(st), issuer=ISSUER, role_account="111122223333")
+    assert result.can_assume is False
+    assert result.assume_problems[0].startswith("trusts an OIDC provider of account 999988887777")
+
+
+@pytest.mark.parametrize(
+    ("condition", "can_assume"),
+    [
+        ({"StringNotEquals": {f"{HOST}:sub": "system:serviceaccount:default:web"}}, True),
+        ({"StringNotLike": {f"{HOST}:sub": "system:serviceaccount:kube-system:*"}}, False),
+        ({"Null": {f"{HOST}:sub": "false"}}, True),
+        ({"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}, None),  # cannot be judged offline
+    ],
+)
+def test_other_operators(condition: dict[str, Any], can_assume: bool | None) -> None:
+    cond = {**condition, "StringEquals": {f"{HOST}:aud": "sts.amazonaws.com"}}
+    assert analyze_irsa_trust(trust(web(condition=cond)), issuer=ISSUER).can_assume is can_assume
+
+
+CLUSTER = "arn:aws:eks:us-east-1:111122223333:cluster/prod"
+
+
+@pytest.mark.parametrize(
+    ("condition", "can_assume"),
+    [
+        (
+            {
+                "StringEquals": {"aws:SourceAccount": "111122223333"},
+                "ArnEquals": {"aws:SourceArn": CLUSTER},
+            },
+            True,
+        ),
+        ({"StringEquals": {"aws:SourceAccount": "999988887777"}}, False),
+        ({"ArnLike": {"aws:SourceArn": "arn:aws:eks:us-east-1:111122223333:cluster/other"}}, False),
+        ({"StringEquals": {"aws:RequestTag/kubernetes-namespace": "default"}}, False),
+        ({"StringEquals": {"aws:SourceOrgId": "${aws:ResourceOrgId}"}}, True),
+    ],
+)
+def test_pod_identity_conditions_are_checked_against_the_cluster(
+    condition: dict[str, Any], can_assume: bool
+) -> None:
+    doc = trust(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "pods.eks.amazonaws.com"},
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+            "Condition": condition,
+        }
+    )
+    result = analyze_pod_identity_trust(
+        doc, cluster_arn=CLUSTER, cluster_name="prod", account="111122223333"
+    )
+    assert result.can_assume is can_assume

@@ -659,6 +659,7 @@ def build_fleet() -> Inventory:
         auto_mode=True,
         auto_mode_node_role_arn=auto,
         addons=(),
+        authentication_mode="API",
     )
 
     # 15. jobs-dev: Fargate only. The pod execution role needs no CNI policy: not applicable.
@@ -690,6 +691,7 @@ def build_fleet() -> Inventory:
         kube=None,
         fargate_profiles=(FargateProfile("default", fargate),),
         access_entries=(AccessEntry(fargate, "FARGATE_LINUX"),),
+        authentication_mode="API",
     )
 
     # 16. windows-dev: Windows node group on a node role with the IPv6 CNI policy attached
@@ -707,6 +709,7 @@ def build_fleet() -> Inventory:
         tags=_tags("dev", "dotnet-team"),
         groups=(node_group("ng-windows", win, os="windows", account=DEV, region=ue1),),
         kube=None,
+        authentication_mode="API",
     )
 
     scopes = tuple(

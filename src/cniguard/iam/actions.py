@@ -71,46 +71,26 @@ ALL_CNI_ACTIONS: tuple[str, ...] = tuple(
     dict.fromkeys(IPV4_ACTIONS + IPV6_ACTIONS + MUTATING_ACTIONS)
 )
 
-_PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
-_ENI_CANONICAL = ("arn:aws:ec2:*:*:network-interface/*",)
-
-
-def _examples(*kinds: str) -> tuple[str, ...]:
-    ids = {
-        "network-interface": "eni-0123456789abcdef0",
-        "subnet": "subnet-0123456789abcdef0",
-        "security-group": "sg-0123456789abcdef0",
-        "instance": "i-0123456789abcdef0",
-    }
-    return tuple(
-        f"arn:{p}:ec2:us-east-1:111122223333:{k}/{ids[k]}" for p in _PARTITIONS for k in kinds
-    )
-
-
-_ENI = _examples("network-interface")
-_RESOURCES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "ec2:createnetworkinterface": (
-        ("*",),
-        _examples("network-interface", "subnet", "security-group"),
-    ),
-    "ec2:attachnetworkinterface": (("*",), _examples("network-interface", "instance")),
-    "ec2:detachnetworkinterface": (("*",), _examples("network-interface", "instance")),
-    "ec2:deletenetworkinterface": (("*",), _ENI),
-    "ec2:assignprivateipaddresses": (("*",), _ENI),
-    "ec2:unassignprivateipaddresses": (("*",), _ENI),
-    "ec2:assignipv6addresses": (("*",), _ENI),
-    "ec2:unassignipv6addresses": (("*",), _ENI),
-    "ec2:modifynetworkinterfaceattribute": (("*",), _ENI),
-    "ec2:createtags": (_ENI_CANONICAL, _ENI),
+# The EC2 resource types each ENI-changing call authorizes (the Service Authorization Reference's
+# "resource types" of the action). The call needs every one of them; Describe* calls take no
+# resource-level permission, so only "*" serves them.
+_RESOURCE_TYPES: dict[str, tuple[str, ...]] = {
+    "ec2:createnetworkinterface": ("network-interface", "subnet", "security-group"),
+    "ec2:attachnetworkinterface": ("network-interface", "instance"),
+    "ec2:detachnetworkinterface": ("network-interface", "instance"),
+    "ec2:deletenetworkinterface": ("network-interface",),
+    "ec2:assignprivateipaddresses": ("network-interface",),
+    "ec2:unassignprivateipaddresses": ("network-interface",),
+    "ec2:assignipv6addresses": ("network-interface",),
+    "ec2:unassignipv6addresses": ("network-interface",),
+    "ec2:modifynetworkinterfaceattribute": ("network-interface",),
+    "ec2:createtags": ("network-interface",),
 }
 
 
-def resource_space(action: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(canonical patterns, example ARNs) of the resources an action is used on.
-
-    Describe* calls take no resource-level permissions, so only ``*`` serves them.
-    """
-    return _RESOURCES.get(action.lower(), (("*",), ()))
+def resource_types(action: str) -> tuple[str, ...]:
+    """The EC2 resource types ``action`` is authorized on; ``("*",)`` for Describe* calls."""
+    return _RESOURCE_TYPES.get(action.lower(), ("*",))
 
 
 def required_actions(ip_family: str | None) -> tuple[str, ...]:

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from cniguard.iam.actions import ALL_CNI_ACTIONS, resource_space
-from cniguard.iam.policy import PolicyParseError, parse_statements, resource_coverage
+from cniguard.iam.actions import ALL_CNI_ACTIONS, resource_types
+from cniguard.iam.policy import PolicyParseError, parse_statements, type_coverage
 from cniguard.model.inventory import Role
 
 Level = Literal["granted", "scoped", "missing", "denied", "unknown"]
@@ -94,31 +94,49 @@ class DocumentGrant:
     soft_deny: frozenset[str]  # denied under a condition or for some resources
 
 
-def document_grant(document: object, actions: tuple[str, ...]) -> DocumentGrant:
-    """Evaluate one document for ``actions``; raises PolicyParseError when it is not a policy."""
+def document_grant(
+    document: object,
+    actions: tuple[str, ...],
+    region: str | None = None,
+    account: str | None = None,
+) -> DocumentGrant:
+    """Evaluate one document for ``actions`` on resources in ``region``/``account`` (None: not
+    known, so a pattern pinned to one is "scoped"). Raises PolicyParseError for a non-policy.
+
+    An ENI call needs every resource type it is authorized on (CreateNetworkInterface: the ENI,
+    the subnet and the security group), so an Allow must cover all of them (possibly across
+    statements), and a Deny of any one of them denies the call.
+    """
     statements = parse_statements(document)  # type: ignore[arg-type]
     allow: dict[str, tuple[Level, tuple[str, ...]]] = {}
     hard: set[str] = set()
     soft: set[str] = set()
     for action in actions:
-        canonical, examples = resource_space(action)
-        best: Level = "missing"
+        types = resource_types(action)
+        best: dict[str, Level] = dict.fromkeys(types, "missing")
         conditions: list[str] = []
         for st in statements:
             if not st.matches_action(action):
                 continue
-            cov = resource_coverage(st, canonical, examples)
-            if cov == "none":
-                continue
-            outright = cov == "all" and not st.conditions
+            covers = {t: type_coverage(st, t, region, account) for t in types}
             if st.effect == "Deny":
-                (hard if outright else soft).add(action)
+                if not st.conditions and "all" in covers.values():
+                    hard.add(action)
+                elif any(c != "none" for c in covers.values()):
+                    soft.add(action)
                 continue
-            conditions.extend(c[1] for c in st.conditions)
-            level: Level = "granted" if outright else "scoped"
-            if _ORDER[level] > _ORDER[best]:
-                best = level
-        allow[action] = (best, tuple(conditions))
+            used = False
+            for t, cov in covers.items():
+                if cov == "none":
+                    continue
+                used = True
+                level: Level = "granted" if cov == "all" and not st.conditions else "scoped"
+                if _ORDER[level] > _ORDER[best[t]]:
+                    best[t] = level
+            if used:
+                conditions.extend(c[1] for c in st.conditions)
+        overall = min(best.values(), key=_ORDER.__getitem__)
+        allow[action] = (overall, tuple(conditions) if overall != "missing" else ())
     return DocumentGrant(allow, frozenset(hard), frozenset(soft))
 
 
@@ -126,7 +144,7 @@ class DocumentCache:
     """Document evaluations of one run, keyed by the document's canonical text."""
 
     def __init__(self) -> None:
-        self._done: dict[tuple[str, tuple[str, ...]], DocumentGrant | str] = {}
+        self._done: dict[tuple[object, ...], DocumentGrant | str] = {}
 
         # role-level results keyed by (policy names and document keys, boundary key)
         self.roles: dict[tuple[object, ...], RoleGrant] = {}
@@ -141,13 +159,17 @@ class DocumentCache:
         return json.dumps(document, sort_keys=True, default=str)
 
     def get(
-        self, document: object, actions: tuple[str, ...], key: str | None = None
+        self,
+        document: object,
+        actions: tuple[str, ...],
+        key: str | None = None,
+        where: tuple[str | None, str | None] = (None, None),
     ) -> DocumentGrant:
-        key_ = (key or self.key(document), actions)
+        key_ = (key or self.key(document), actions, where)
         found = self._done.get(key_)
         if found is None:
             try:
-                found = document_grant(document, actions)
+                found = document_grant(document, actions, *where)
             except PolicyParseError as exc:
                 found = str(exc)
             self._done[key_] = found
@@ -157,9 +179,13 @@ class DocumentCache:
 
 
 def evaluate_role(
-    role: Role, actions: tuple[str, ...] = ALL_CNI_ACTIONS, cache: DocumentCache | None = None
+    role: Role,
+    actions: tuple[str, ...] = ALL_CNI_ACTIONS,
+    cache: DocumentCache | None = None,
+    region: str | None = None,
 ) -> RoleGrant:
-    """The role's effective grant for ``actions`` (fail closed: unreadable means unknown)."""
+    """The role's effective grant for ``actions`` on resources of its own account in ``region``
+    (fail closed: unreadable means unknown)."""
     if not role.exists:
         return RoleGrant(
             role.arn,
@@ -167,11 +193,12 @@ def evaluate_role(
             notes=("the role does not exist",),
         )
     cache = cache or DocumentCache()
-    role_key = _role_key(role, actions, cache)
+    where = (region, role.account or None)
+    role_key = (*_role_key(role, actions, cache), where)
     cached = cache.roles.get(role_key)
     if cached is not None:
         return RoleGrant(role.arn, cached.actions, cached.unknown_reason, cached.notes, cached.memo)
-    grant = _evaluate(role, actions, cache)
+    grant = _evaluate(role, actions, cache, where)
     cache.roles[role_key] = grant
     return grant
 
@@ -189,7 +216,12 @@ def _role_key(role: Role, actions: tuple[str, ...], cache: DocumentCache) -> tup
     return (actions, policies, role.permissions_boundary_arn, boundary)
 
 
-def _evaluate(role: Role, actions: tuple[str, ...], cache: DocumentCache) -> RoleGrant:
+def _evaluate(
+    role: Role,
+    actions: tuple[str, ...],
+    cache: DocumentCache,
+    where: tuple[str | None, str | None],
+) -> RoleGrant:
     unknown: list[str] = []
     identity: list[tuple[str, DocumentGrant]] = []
     if role.policies is None:
@@ -201,7 +233,7 @@ def _evaluate(role: Role, actions: tuple[str, ...], cache: DocumentCache) -> Rol
                 continue
             try:
                 key = cache.key(policy.document, policy.arn, policy.version)
-                identity.append((policy.name, cache.get(policy.document, actions, key)))
+                identity.append((policy.name, cache.get(policy.document, actions, key, where)))
             except PolicyParseError as exc:
                 unknown.append(f"policy {policy.name}: {exc} (unparseable)")
     boundary: DocumentGrant | None = None
@@ -212,7 +244,7 @@ def _evaluate(role: Role, actions: tuple[str, ...], cache: DocumentCache) -> Rol
             )
         else:
             try:
-                boundary = cache.get(role.permissions_boundary, actions)
+                boundary = cache.get(role.permissions_boundary, actions, where=where)
             except PolicyParseError as exc:
                 unknown.append(f"permissions boundary: {exc} (unparseable)")
     denying = [*identity, *([("permissions boundary", boundary)] if boundary else [])]

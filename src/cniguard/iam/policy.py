@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import lru_cache
@@ -149,24 +149,54 @@ def parse_statements(document: Mapping[str, Any] | str) -> tuple[Statement, ...]
     return tuple(statements)
 
 
-def resource_coverage(
-    statement: Statement, canonical: Iterable[str], examples: Iterable[str]
-) -> Literal["all", "some", "none"]:
-    """How much of an action's resource space a statement names.
+PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
+Coverage = Literal["all", "scoped", "none"]
 
-    ``canonical`` are the resource patterns the AWS-managed policy uses for the action ("*", or
-    ``arn:aws:ec2:*:*:network-interface/*`` for CreateTags); a statement subsuming one of them covers
-    "all". ``examples`` are concrete ARNs the action is used on: naming only some of them (the
-    scoped-down upstream policy names subnet/*, security-group/* ...) covers "some".
+
+def arn_coverage(pattern: str, rtype: str, region: str | None, account: str | None) -> Coverage:
+    """How a Resource pattern covers EC2 resources of ``rtype`` in ``region``/``account``.
+
+    "all": every such resource there; "scoped": only some, or the pattern pins a region/account
+    this evaluation does not know; "none": none of them.
     """
-    canonical, examples = tuple(canonical), tuple(examples)
-    if statement.not_resources:
-        excluded = [any(_match(p, e) for p in statement.not_resources) for e in examples]
-        if not any(excluded):
-            return "all"
-        return "none" if all(excluded) else "some"
-    if any(_match(p, c) for p in statement.resources for c in canonical):
+    if pattern == "*":
         return "all"
-    if any(_match(p, e) for p in statement.resources for e in examples):
-        return "some"
-    return "none"
+    parts = pattern.split(":", 5)
+    if len(parts) != 6:  # "arn:*" and other short wildcards
+        example = f"arn:aws:ec2:{region or 'us-east-1'}:{account or '111122223333'}:{rtype}/x"
+        return "all" if _match(pattern, example) else "none"
+    _, partition, service, pat_region, pat_account, resource = parts
+    if not any(_match(partition, p) for p in PARTITIONS) or not _match(service.lower(), "ec2"):
+        return "none"
+    if not (_match(resource, f"{rtype}/x") and _match(resource, f"{rtype}/y")):
+        # names specific resources of the type (or none): some at most
+        return "scoped" if resource.startswith(f"{rtype}/") else "none"
+    level: Coverage = "all"
+    for field, actual in ((pat_region, region), (pat_account, account)):
+        if field == "*":
+            continue
+        if actual is None:
+            level = "scoped"
+        elif not _match(field, actual):
+            return "none"
+    return level
+
+
+def type_coverage(
+    statement: Statement, rtype: str, region: str | None = None, account: str | None = None
+) -> Coverage:
+    """How much of ``rtype`` (an EC2 resource type, or "*" for calls without resource-level
+    permissions) the statement's Resource / NotResource names."""
+    if rtype == "*":
+        if statement.not_resources:
+            return "none" if "*" in statement.not_resources else "all"
+        return "all" if "*" in statement.resources else "none"
+    if statement.not_resources:
+        excluded = [arn_coverage(p, rtype, region, account) for p in statement.not_resources]
+        if "all" in excluded:
+            return "none"
+        return "scoped" if "scoped" in excluded else "all"
+    levels = [arn_coverage(p, rtype, region, account) for p in statement.resources]
+    if "all" in levels:
+        return "all"
+    return "scoped" if "scoped" in levels else "none"

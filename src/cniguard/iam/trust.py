@@ -8,6 +8,7 @@ Pod Identity: ``Service: pods.eks.amazonaws.com`` with ``sts:AssumeRole`` and ``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -15,7 +16,6 @@ from cniguard.iam.policy import PolicyParseError, Statement, parse_statements, w
 
 STS_AUDIENCE = "sts.amazonaws.com"
 POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
-_STRING_OPS = ("stringequals", "stringlike", "stringequalsignorecase")
 
 
 def issuer_host(issuer: str) -> str:
@@ -55,24 +55,71 @@ class TrustAnalysis:
     notes: tuple[str, ...] = field(default=())
 
 
-def _ops(cond: tuple[str, str, tuple[str, ...]]) -> tuple[str, bool]:
-    """(base operator lower-cased, is-wildcard-operator) for a condition entry."""
+Condition = tuple[str, str, tuple[str, ...]]
+_NEGATED = {
+    "stringnotequals": "stringequals",
+    "stringnotlike": "stringlike",
+    "stringnotequalsignorecase": "stringequalsignorecase",
+    "arnnotequals": "arnequals",
+    "arnnotlike": "arnlike",
+}
+_POSITIVE = ("stringequals", "stringlike", "stringequalsignorecase", "arnequals", "arnlike")
+_ORG_VARIABLE = "${aws:ResourceOrgId}"
+
+
+def condition_holds(cond: Condition, value: str | None) -> bool | None:
+    """Whether one condition entry is satisfied when the request carries ``value`` for its key
+    (None: the key is absent from the request). None when the operator cannot be judged here.
+
+    IAM semantics: a key missing from the request fails every operator except the ``...IfExists``
+    forms, ``ForAllValues:`` (vacuously true) and ``Null``.
+    """
     op = cond[0].lower()
-    for prefix in ("foranyvalue:", "forallvalues:"):
-        op = op.removeprefix(prefix)
+    for_all = op.startswith("forallvalues:")
+    op = op.removeprefix("foranyvalue:").removeprefix("forallvalues:")
+    if_exists = op.endswith("ifexists")
     op = op.removesuffix("ifexists")
-    return op, op == "stringlike"
+    if op == "null":
+        return {v.lower() for v in cond[2]} == {"true" if value is None else "false"}
+    if value is None:
+        return if_exists or for_all
+    negated = op in _NEGATED
+    base = _NEGATED.get(op, op)
+    if base not in _POSITIVE:
+        return None
+    if base == "stringequalsignorecase":
+        hit = any(v.lower() == value.lower() for v in cond[2])
+    elif base in ("stringlike", "arnlike"):
+        hit = any(wildcard_match(v, value) for v in cond[2])
+    else:
+        hit = value in cond[2]
+    return not hit if negated else hit
 
 
-def _value_allows(cond: tuple[str, str, tuple[str, ...]], value: str) -> bool:
-    op, like = _ops(cond)
-    if op not in _STRING_OPS:
-        return False
-    if op == "stringequalsignorecase":
-        return any(v.lower() == value.lower() for v in cond[2])
-    if like:
-        return any(wildcard_match(v, value) for v in cond[2])
-    return value in cond[2]
+def _conditions_hold(
+    st: Statement, request: dict[str, str], absent: Callable[[str], bool]
+) -> tuple[bool | None, list[str]]:
+    """Evaluate every condition of ``st`` against the request's keys (lower-cased). ``absent``
+    tells which other keys the request certainly lacks. Returns (holds, keys it failed on)."""
+    failed: list[str] = []
+    unknown = False
+    for cond in st.conditions:
+        key = cond[1].lower()
+        if key in request:
+            result = condition_holds(cond, request[key])
+        elif absent(key):
+            result = condition_holds(cond, None)
+        elif _ORG_VARIABLE.lower() in (v.lower() for v in cond[2]):
+            result = True  # same-Organization guard (best-practices guide); holds in-org
+        else:
+            result = None
+        if result is False:
+            failed.append(cond[1])
+        elif result is None:
+            unknown = True
+    if failed:
+        return False, failed
+    return (None if unknown else True), []
 
 
 def _statements(document: Any) -> tuple[Statement, ...] | None:
@@ -82,6 +129,11 @@ def _statements(document: Any) -> tuple[Statement, ...] | None:
         return None
 
 
+def _account_of(arn: str) -> str | None:
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 5 and parts[4] else None
+
+
 def analyze_irsa_trust(
     document: Any,
     *,
@@ -89,8 +141,10 @@ def analyze_irsa_trust(
     namespace: str = "kube-system",
     service_account: str = "aws-node",
     audience: str = STS_AUDIENCE,
+    role_account: str | None = None,
 ) -> TrustAnalysis:
-    """Whether ``namespace/service_account`` of the cluster with ``issuer`` can assume the role."""
+    """Whether ``namespace/service_account`` of the cluster with ``issuer`` can assume the role
+    through ``sts:AssumeRoleWithWebIdentity``, and who else can assume it."""
     if document is None:
         return TrustAnalysis(can_assume=None, notes=("trust policy not read",))
     statements = _statements(document)
@@ -98,15 +152,30 @@ def analyze_irsa_trust(
         return TrustAnalysis(can_assume=None, notes=("trust policy is not valid JSON",))
     subject = service_account_subject(namespace, service_account)
     host = issuer_host(issuer) if issuer else None
+    request = {}
+    if host:
+        request = {f"{host}:sub".lower(): subject, f"{host}:aud".lower(): audience}
+
+    def absent(key: str) -> bool:  # another issuer's claims are never in aws-node's request
+        return key.endswith((":sub", ":aud", ":amr")) and "/id/" in key
+
     problems: list[str] = []
+    notes: list[str] = []
     broad: list[Broadness] = []
     providers: list[str] = []
     others: list[str] = []
-    can_assume = False
+    allowed: bool | None = False
     for st in statements:
-        if st.effect != "Allow":
-            continue
         web = st.matches_action("sts:AssumeRoleWithWebIdentity")
+        if st.effect == "Deny":
+            if web and _names_provider(st, host):
+                holds, _ = _conditions_hold(st, request, absent)
+                if holds:
+                    problems.append(f"a Deny statement{_sid(st)} blocks {subject}")
+                    return _irsa(False, problems, broad, providers, others, notes)
+                if holds is None:
+                    notes.append(f"a Deny statement{_sid(st)} may block {subject}")
+            continue
         for kind, value in st.principals:
             if kind == "Federated" and web:
                 p_host = provider_host(value)
@@ -114,10 +183,12 @@ def analyze_irsa_trust(
                     broad.append(Broadness("high", f"trusts federated principal {value}"))
                     continue
                 providers.append(p_host)
-                ok = _check_web_identity(
-                    st, p_host, host, subject, audience, problems, broad, others
-                )
-                can_assume = can_assume or ok
+                _broadness(st, p_host, subject, broad, others)
+                ok = _can_use(st, value, p_host, host, role_account, request, absent, problems)
+                if ok is None and allowed is False:
+                    allowed = None
+                elif ok:
+                    allowed = True
             elif kind == "*" or value == "*":
                 broad.append(Broadness("high", 'trusts any principal ("*")'))
             elif kind in ("AWS", "Service", "CanonicalUser") and (
@@ -125,63 +196,124 @@ def analyze_irsa_trust(
             ):
                 label = {"AWS": "AWS principal", "Service": "service"}.get(kind, kind)
                 broad.append(Broadness("high", f"also trusts {label} {value}"))
-    if not providers and not can_assume:
+    if not providers:
         problems.append(
             "the trust policy has no sts:AssumeRoleWithWebIdentity from an OIDC provider"
         )
-    if can_assume:
-        problems = []
+    if allowed is None and notes:
+        allowed = None
+    return _irsa(allowed, [] if allowed else problems, broad, providers, others, notes)
+
+
+def _sid(st: Statement) -> str:
+    return f" ({st.sid})" if st.sid else ""
+
+
+def _names_provider(st: Statement, host: str | None) -> bool:
+    for kind, value in st.principals:
+        if kind == "*" or value == "*":
+            return True
+        if kind == "Federated" and host and (provider_host(value) or "").lower() == host.lower():
+            return True
+    return False
+
+
+def _irsa(
+    allowed: bool | None,
+    problems: list[str],
+    broad: list[Broadness],
+    providers: list[str],
+    others: list[str],
+    notes: list[str],
+) -> TrustAnalysis:
     return TrustAnalysis(
-        can_assume=can_assume,
+        can_assume=allowed,
         assume_problems=tuple(dict.fromkeys(problems)),
         broad=tuple(dict.fromkeys(broad)),
         trusted_providers=tuple(dict.fromkeys(providers)),
         other_subjects=tuple(dict.fromkeys(others)),
         kind="irsa",
+        notes=tuple(dict.fromkeys(notes)),
     )
 
 
-def _check_web_identity(
-    st: Statement,
-    p_host: str,
-    cluster_host: str | None,
-    subject: str,
-    audience: str,
-    problems: list[str],
-    broad: list[Broadness],
-    others: list[str],
-) -> bool:
-    """Records problems of one Federated statement; True if aws-node of this cluster can use it."""
+def _broadness(
+    st: Statement, p_host: str, subject: str, broad: list[Broadness], others: list[str]
+) -> None:
+    """Record who else than ``subject`` this provider statement admits (CNI013/CNI014)."""
     subs = [c for c in st.conditions if c[1].lower() == f"{p_host}:sub".lower()]
     auds = [c for c in st.conditions if c[1].lower() == f"{p_host}:aud".lower()]
-    own = cluster_host is not None and p_host.lower() == cluster_host.lower()
-    if cluster_host is not None and not own:
-        problems.append(f"trusts OIDC provider {p_host}, not this cluster's issuer {cluster_host}")
     if not subs:
         broad.append(
             Broadness("high", f"no {p_host}:sub condition: every service account can assume it")
         )
     for cond in subs:
-        _, like = _ops(cond)
-        if like and any("*" in v or "?" in v for v in cond[2]):
+        op = cond[0].lower()
+        if "like" in op and "not" not in op and any("*" in v or "?" in v for v in cond[2]):
             wild = ", ".join(v for v in cond[2] if "*" in v or "?" in v)
             broad.append(Broadness("high", f"StringLike wildcard in {p_host}:sub: {wild}"))
+        if "not" in op:
+            broad.append(Broadness("high", f"{p_host}:sub is only excluded ({cond[0]})"))
+            continue
         others.extend(v for v in cond[2] if v != subject and "*" not in v and "?" not in v)
     if not auds:
         broad.append(Broadness("medium", f"no {p_host}:aud condition"))
-    sub_ok = not subs or all(_value_allows(c, subject) for c in subs)
-    aud_ok = not auds or all(_value_allows(c, audience) for c in auds)
-    if subs and not sub_ok:
-        named = ", ".join(v for c in subs for v in c[2])
-        problems.append(f"{p_host}:sub allows {named}, not {subject}")
-    if auds and not aud_ok:
-        named = ", ".join(v for c in auds for v in c[2])
-        problems.append(f"{p_host}:aud is {named}, not {audience}")
-    return own and sub_ok and aud_ok
 
 
-def analyze_pod_identity_trust(document: Any) -> TrustAnalysis:
-    """Whether EKS Pod Identity can hand out this role (and whether anyone else can assume it)."""
+def _can_use(
+    st: Statement,
+    provider_arn: str,
+    p_host: str,
+    cluster_host: str | None,
+    role_account: str | None,
+    request: dict[str, str],
+    absent: Callable[[str], bool],
+    problems: list[str],
+) -> bool | None:
+    """Whether aws-node of this cluster can assume the role through this Federated statement."""
+    if cluster_host is None:
+        problems.append("the cluster's OIDC issuer is not known")
+        return None
+    if p_host.lower() != cluster_host.lower():
+        problems.append(f"trusts OIDC provider {p_host}, not this cluster's issuer {cluster_host}")
+        return False
+    provider_account = _account_of(provider_arn)
+    if role_account and provider_account and provider_account != role_account:
+        problems.append(
+            f"trusts an OIDC provider of account {provider_account}; STS only accepts the "
+            f"role's own account's provider ({role_account})"
+        )
+        return False
+    holds, failed = _conditions_hold(st, request, absent)
+    for key in failed:
+        cond = next(c for c in st.conditions if c[1] == key)
+        named = ", ".join(cond[2])
+        if key.lower() in request:
+            wanted = request[key.lower()]
+            if "not" in cond[0].lower():
+                problems.append(f"{key} {cond[0]} {named} excludes {wanted}")
+            else:
+                verb = "allows" if key.lower().endswith(":sub") else "is"
+                problems.append(f"{key} {verb} {named}, not {wanted}")
+        else:
+            problems.append(
+                f"condition on {key} ({named}) can never hold: aws-node's token carries no such key"
+            )
+    return holds
+
+
+def analyze_pod_identity_trust(
+    document: Any,
+    *,
+    cluster_arn: str | None = None,
+    cluster_name: str | None = None,
+    account: str | None = None,
+    namespace: str = "kube-system",
+    service_account: str = "aws-node",
+) -> TrustAnalysis:
+    """Whether EKS Pod Identity can hand out this role to aws-node of this cluster (and whether
+    anyone else can assume it). Conditions on the source cluster, account and the session tags
+    EKS sets are checked against this cluster."""
     if document is None:
         return TrustAnalysis(can_assume=None, kind="pod_identity", notes=("trust policy not read",))
     statements = _statements(document)
@@ -189,20 +321,48 @@ def analyze_pod_identity_trust(document: Any) -> TrustAnalysis:
         return TrustAnalysis(
             can_assume=None, kind="pod_identity", notes=("trust policy is not valid JSON",)
         )
+    request = {
+        k.lower(): v
+        for k, v in {
+            "aws:SourceAccount": account,
+            "aws:SourceArn": cluster_arn,
+            "aws:RequestTag/eks-cluster-arn": cluster_arn,
+            "aws:RequestTag/eks-cluster-name": cluster_name,
+            "aws:RequestTag/kubernetes-namespace": namespace,
+            "aws:RequestTag/kubernetes-service-account": service_account,
+        }.items()
+        if v is not None
+    }
     assume = tag = False
+    unknown = False
     broad: list[Broadness] = []
+    problems: list[str] = []
     for st in statements:
-        if st.effect != "Allow":
+        pods = any(k == "Service" and v == POD_IDENTITY_PRINCIPAL for k, v in st.principals)
+        if st.effect == "Deny":
+            if pods and st.matches_action("sts:AssumeRole"):
+                holds, _ = _conditions_hold(st, request, lambda _key: False)
+                if holds:
+                    problems.append(f"a Deny statement{_sid(st)} blocks Pod Identity")
+                    return TrustAnalysis(False, tuple(problems), tuple(broad), kind="pod_identity")
+                unknown = unknown or holds is None
             continue
         for kind, value in st.principals:
             if kind == "Service" and value == POD_IDENTITY_PRINCIPAL:
+                holds, failed = _conditions_hold(st, request, lambda _key: False)
+                if holds is False:
+                    problems.extend(
+                        f"condition on {key} does not hold for cluster {cluster_arn}"
+                        for key in failed
+                    )
+                    continue
+                unknown = unknown or holds is None
                 assume = assume or st.matches_action("sts:AssumeRole")
                 tag = tag or st.matches_action("sts:TagSession")
             elif kind == "*" or value == "*":
                 broad.append(Broadness("high", 'trusts any principal ("*")'))
             else:
                 broad.append(Broadness("high", f"also trusts {kind} {value}"))
-    problems: list[str] = []
     if not assume:
         problems.append(f"{POD_IDENTITY_PRINCIPAL} is not allowed sts:AssumeRole")
     if assume and not tag:
@@ -210,9 +370,13 @@ def analyze_pod_identity_trust(document: Any) -> TrustAnalysis:
             f"{POD_IDENTITY_PRINCIPAL} is not allowed sts:TagSession (required unless the "
             "association disables session tags)"
         )
+    can: bool | None = assume and tag
+    if can and unknown:
+        can = None
     return TrustAnalysis(
-        can_assume=assume and tag,
-        assume_problems=tuple(problems),
+        can_assume=can,
+        assume_problems=tuple(dict.fromkeys(problems)) if not can else (),
         broad=tuple(dict.fromkeys(broad)),
         kind="pod_identity",
+        notes=("a condition of the trust policy cannot be judged offline",) if unknown else (),
     )

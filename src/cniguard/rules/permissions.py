@@ -36,6 +36,27 @@ def _runs(view: ClusterView, r: Rule) -> Iterator[Finding] | None:
     return iter(())
 
 
+def _incomplete_node_roles(view: ClusterView, r: Rule) -> Iterator[Finding]:
+    """Unknowns for node roles that may exist but could not be seen."""
+    for group in view.unresolved_node_groups:
+        yield r.finding(
+            view,
+            "unknown",
+            f"The role of node group {group.name} is not known.",
+            resource=group.name,
+            evidence={"node_group": group.name},
+            origin=group.origin,
+        )
+    if view.node_sources_unread:
+        yield r.finding(
+            view,
+            "unknown",
+            f"Other node roles may exist: {view.node_sources_unread}.",
+            resource=f"{view.cluster.arn}/node-roles",
+            evidence={"missing": view.node_sources_unread},
+        )
+
+
 @rule(
     "CNI001",
     "aws-node has no working grant of the CNI's EC2 permissions",
@@ -107,7 +128,7 @@ def cni001(view: ClusterView, r: Rule) -> Iterator[Finding]:
         )
         return
     linux = [u for u in uses if u.linux]
-    if not linux and not view.unresolved_node_groups:
+    if not linux and not view.unresolved_node_groups and not view.node_sources_unread:
         yield r.finding(
             view,
             "fail",
@@ -157,15 +178,7 @@ def cni001(view: ClusterView, r: Rule) -> Iterator[Finding]:
                 resource=use.role_arn,
                 evidence=evidence,
             )
-    for group in view.unresolved_node_groups:
-        yield r.finding(
-            view,
-            "unknown",
-            f"The role of node group {group.name} is not known.",
-            resource=group.name,
-            evidence={**base, "node_group": group.name},
-            origin=group.origin,
-        )
+    yield from _incomplete_node_roles(view, r)
 
 
 @rule(
@@ -193,16 +206,8 @@ def cni002(view: ClusterView, r: Rule) -> Iterator[Finding]:
             evidence={"missing": "node groups"},
         )
         return
-    for group in view.unresolved_node_groups:
-        yield r.finding(
-            view,
-            "unknown",
-            f"The role of node group {group.name} is not known.",
-            resource=group.name,
-            evidence={"node_group": group.name},
-            origin=group.origin,
-        )
-    if not uses and not view.unresolved_node_groups:
+    yield from _incomplete_node_roles(view, r)
+    if not uses and not view.unresolved_node_groups and not view.node_sources_unread:
         yield r.finding(view, "pass", "The cluster has no EC2 worker-node roles.")
         return
     works = dedicated_status(view).works
