@@ -56,10 +56,16 @@ def test_upgrade_from_the_first_revision_keeps_data(db_url: str) -> None:
         ))
     upgrade(engine)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
         assert conn.execute(text("SELECT tool_version FROM scans")).scalars().all() == ["0.0.9"]
-        assert conn.execute(text("SELECT arn, scan_cluster_id FROM cluster_latest")).all() == [
-            ("arn:c", 1)]
+        assert conn.execute(text(
+            "SELECT arn, scan_cluster_id, scan_id, name, identity_mode, compliant"
+            " FROM cluster_latest")).all() == [("arn:c", 1, 1, "c", "irsa", None)]
+        assert conn.execute(text("SELECT day, arn, scan_cluster_id FROM cluster_day")).all() == [
+            ("2026-01-01", "arn:c", 1)]
+        assert conn.execute(text(
+            "SELECT day, identity_mode, production, compliant, complete, clusters"
+            " FROM fleet_daily")).all() == [("2026-01-01", "irsa", False, False, True, 1)]
     assert "alerts_sent" in inspect(engine).get_table_names()
     engine.dispose()
 

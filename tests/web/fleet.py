@@ -49,3 +49,16 @@ def build_store(tmp_path: Path) -> str:
                                 clusters=clusters, findings=findings,
                                 coverage={"gaps": [], "duration_seconds": 4.5}))
     return url
+
+
+def build_wide_store(tmp_path: Path, clusters: int) -> str:
+    """One scan of ``clusters`` clusters (c000, c001, ...; every third on node_role, failing)."""
+    url = f"sqlite:///{tmp_path / 'wide.db'}"
+    fleet = tuple(_cluster(f"c{i:03d}", "node_role" if i % 3 == 0 else "irsa", "dev")
+                  for i in range(clusters))
+    findings = tuple(_finding("CNI002", c, "high", {}) for c in fleet
+                     if c.cni_identity == "node_role")
+    save_report(url, Report(kind="live", generated_at="2026-03-01T06:00:00Z",
+                            tool_version="0.1.0", clusters=fleet, findings=findings,
+                            coverage={"gaps": []}))
+    return url

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
+from cniguard.model.finding import Report
+from cniguard.store import save_report
+from cniguard.store.kpi import compute_kpis
 from cniguard.web.access import CSP, is_loopback
 from cniguard.web.app import create_app
 
-from .fleet import HOSTILE, build_store
+from .fleet import DEV, HOSTILE, build_store
 
 
 @pytest.fixture
@@ -29,6 +35,26 @@ def test_kpis_contract(client: TestClient) -> None:
     assert kpis["mttr_hours"] == {"cni_incidents": 24.0, "resolved_incidents": 1}
     assert kpis["coverage_pct"] == 100.0
     assert [t["day"] for t in kpis["trend"]] == ["2026-03-01", "2026-03-02"]
+
+
+def test_kpis_are_cached_per_window_until_the_next_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = build_store(tmp_path)
+    windows: list[dt.timedelta | None] = []
+    def counted(engine: Engine, window: dt.timedelta | None, now: dt.datetime) -> dict[str, Any]:
+        windows.append(window)
+        return compute_kpis(engine, window, now)
+
+    monkeypatch.setattr("cniguard.web.app.compute_kpis", counted)
+    client = TestClient(create_app(url))
+    for path in ("/api/kpis", "/metrics", "/", "/metrics", "/api/kpis?since=30d"):
+        assert client.get(path).status_code == 200
+    assert windows == [dt.timedelta(days=30), None]
+    save_report(url, Report(kind="live", generated_at="2026-03-03T06:00:00Z", tool_version="0.1.0",
+                            clusters=(DEV,), findings=(), coverage={"gaps": []}))
+    assert client.get("/api/kpis").status_code == 200
+    assert windows == [dt.timedelta(days=30), None, dt.timedelta(days=30)]
 
 
 def test_bad_window_is_422(client: TestClient) -> None:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
-from sqlalchemy import Engine, Select, func, select
+from sqlalchemy import Connection, Engine, Row, Select, func, select
 from sqlalchemy.orm import Session
 
+from cniguard.store.rollup import chunks
 from cniguard.store.schema import ClusterLatest, Incident, Scan, ScanCluster, StoredFinding
 from cniguard.store.scope import as_utc
 
 FindingState = Literal["open", "resolved", "all"]
+AnySelect: TypeAlias = "Select[*tuple[Any, ...]]"
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -27,16 +30,18 @@ class ClusterFilter:
     mode: str | None = None
 
 
-def latest_cluster_rows() -> Select[ScanCluster, Scan]:
-    """Each cluster's most recent observation, through the ``cluster_latest`` pointers."""
-    return (
-        select(ScanCluster, Scan)
-        .join(ClusterLatest, ClusterLatest.scan_cluster_id == ScanCluster.id)
-        .join(Scan, Scan.id == ScanCluster.scan_id)
+def latest_cluster_rows() -> AnySelect:
+    """Each cluster's most recent observation, as copied into ``cluster_latest``."""
+    return select(
+        ClusterLatest.arn, ClusterLatest.name, ClusterLatest.account, ClusterLatest.region,
+        ClusterLatest.environment, ClusterLatest.production, ClusterLatest.identity_mode,
+        ClusterLatest.compliant, ClusterLatest.complete, ClusterLatest.stuck_pods,
+        ClusterLatest.notready_nodes, ClusterLatest.scan_id, ClusterLatest.generated_at,
     )
 
 
-def cluster_item(row: ScanCluster, scan: Scan, open_findings: int) -> dict[str, Any]:
+def cluster_item(row: Row[Any], open_findings: int) -> dict[str, Any]:
+    """One ``latest_cluster_rows`` row as the API shows it."""
     return {
         "arn": row.arn,
         "name": row.name,
@@ -50,60 +55,96 @@ def cluster_item(row: ScanCluster, scan: Scan, open_findings: int) -> dict[str, 
         "stuck_pods": row.stuck_pods,
         "notready_nodes": row.notready_nodes,
         "open_findings": open_findings,
-        "last_scan_id": scan.id,
-        "last_scanned": iso(scan.generated_at),
+        "last_scan_id": row.scan_id,
+        "last_scanned": iso(row.generated_at),
     }
 
 
-def open_counts_by_cluster(engine: Engine) -> dict[str, int]:
-    query = (
-        select(StoredFinding.cluster, func.count())
-        .where(StoredFinding.is_open.is_(True))
-        .group_by(StoredFinding.cluster)
-    )
-    with engine.connect() as conn:
-        return {cluster: int(count) for cluster, count in conn.execute(query)}
+def open_counts_by_cluster(conn: Connection, arns: Sequence[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for chunk in chunks(arns):
+        query = (
+            select(StoredFinding.cluster, func.count())
+            .where(StoredFinding.is_open.is_(True), StoredFinding.cluster.in_(chunk))
+            .group_by(StoredFinding.cluster)
+        )
+        counts.update((cluster, int(count)) for cluster, count in conn.execute(query))
+    return counts
 
 
-def list_clusters(engine: Engine, flt: ClusterFilter | None = None) -> list[dict[str, Any]]:
-    query = latest_cluster_rows()
+def _filtered(query: AnySelect, flt: ClusterFilter | None) -> AnySelect:
     flt = flt or ClusterFilter()
     for column, value in (
-        (ScanCluster.account, flt.account),
-        (ScanCluster.region, flt.region),
-        (ScanCluster.environment, flt.environment),
-        (ScanCluster.identity_mode, flt.mode),
+        (ClusterLatest.account, flt.account),
+        (ClusterLatest.region, flt.region),
+        (ClusterLatest.environment, flt.environment),
+        (ClusterLatest.identity_mode, flt.mode),
     ):
         if value:
             query = query.where(column == value)
-    counts = open_counts_by_cluster(engine)
-    query = query.order_by(ScanCluster.account, ScanCluster.region, ScanCluster.name)
-    with Session(engine) as session:
-        rows = session.execute(query)
-        return [cluster_item(sc, scan, counts.get(sc.arn, 0)) for sc, scan in rows]
+    return query
+
+
+def list_clusters(
+    engine: Engine, flt: ClusterFilter | None = None, *, limit: int | None = None,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Clusters at their latest scan, by account, region and name; ``limit`` from ``offset``."""
+    query = _filtered(latest_cluster_rows(), flt).order_by(
+        ClusterLatest.account, ClusterLatest.region, ClusterLatest.name, ClusterLatest.arn
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+        counts = open_counts_by_cluster(conn, [r.arn for r in rows])
+    return [cluster_item(r, counts.get(r.arn, 0)) for r in rows]
+
+
+def count_clusters(engine: Engine, flt: ClusterFilter | None = None) -> int:
+    query = _filtered(select(func.count()).select_from(ClusterLatest), flt)
+    with engine.connect() as conn:
+        return int(conn.scalar(query) or 0)
+
+
+def get_cluster(engine: Engine, arn: str) -> dict[str, Any] | None:
+    """One cluster at its latest scan, or None when the store never saw it."""
+    with engine.connect() as conn:
+        row = conn.execute(latest_cluster_rows().where(ClusterLatest.arn == arn)).first()
+        if row is None:
+            return None
+        return cluster_item(row, open_counts_by_cluster(conn, [arn]).get(arn, 0))
 
 
 def cluster_choices(engine: Engine) -> dict[str, list[str]]:
     """The distinct values each cluster filter can take (over each cluster's latest scan)."""
-    result: dict[str, list[str]] = {}
+    keys = {"account": ClusterLatest.account, "region": ClusterLatest.region,
+            "environment": ClusterLatest.environment, "mode": ClusterLatest.identity_mode}
+    values: dict[str, set[str]] = {key: set() for key in keys}
+    query = select(*keys.values()).distinct()
     with engine.connect() as conn:
-        for key, column in (
-            ("account", ScanCluster.account),
-            ("region", ScanCluster.region),
-            ("environment", ScanCluster.environment),
-            ("mode", ScanCluster.identity_mode),
-        ):
-            values = conn.scalars(
-                select(column)
-                .join(ClusterLatest, ClusterLatest.scan_cluster_id == ScanCluster.id)
-                .where(column.is_not(None))
-                .distinct()
-            )
-            result[key] = sorted(str(v) for v in values)
-    return result
+        for row in conn.execute(query):
+            for key, value in zip(keys, row, strict=True):
+                if value is not None:
+                    values[key].add(str(value))
+    return {key: sorted(found) for key, found in values.items()}
 
 
-def finding_item(rec: StoredFinding, *, details: bool = False) -> dict[str, Any]:
+_FINDING_COLUMNS = (
+    StoredFinding.fingerprint, StoredFinding.rule_id, StoredFinding.severity,
+    StoredFinding.status, StoredFinding.is_open, StoredFinding.cluster, StoredFinding.account,
+    StoredFinding.region, StoredFinding.resource, StoredFinding.title, StoredFinding.first_seen,
+    StoredFinding.last_seen, StoredFinding.resolved_at,
+)
+_DETAIL_COLUMNS = (
+    StoredFinding.message, StoredFinding.evidence, StoredFinding.remediation,
+    StoredFinding.suppressed,
+)
+
+
+def finding_item(rec: Row[Any], *, details: bool = False) -> dict[str, Any]:
     item: dict[str, Any] = {
         "fingerprint": rec.fingerprint,
         "rule_id": rec.rule_id,
@@ -127,16 +168,7 @@ def finding_item(rec: StoredFinding, *, details: bool = False) -> dict[str, Any]
     return item
 
 
-def list_findings(
-    engine: Engine,
-    state: FindingState = "all",
-    *,
-    cluster: str | None = None,
-    details: bool = False,
-    limit: int | None = None,
-) -> list[dict[str, Any]]:
-    """Findings by state: open (active failures), resolved (closed incidents), or all stored."""
-    query = select(StoredFinding)
+def _in_state(query: AnySelect, state: FindingState, cluster: str | None) -> AnySelect:
     if state == "open":
         query = query.where(StoredFinding.is_open.is_(True))
     elif state == "resolved":
@@ -145,26 +177,50 @@ def list_findings(
         )
     if cluster is not None:
         query = query.where(StoredFinding.cluster == cluster)
-    query = query.order_by(StoredFinding.cluster, StoredFinding.rule_id, StoredFinding.fingerprint)
+    return query
+
+
+def list_findings(
+    engine: Engine,
+    state: FindingState = "all",
+    *,
+    cluster: str | None = None,
+    details: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Findings by state: open (active failures), resolved (closed incidents), or all stored."""
+    columns = (*_FINDING_COLUMNS, *_DETAIL_COLUMNS) if details else _FINDING_COLUMNS
+    query = _in_state(select(*columns), state, cluster).order_by(
+        StoredFinding.cluster, StoredFinding.rule_id, StoredFinding.fingerprint
+    )
     if limit is not None:
         query = query.limit(limit)
-    with Session(engine) as session:
-        return [finding_item(r, details=details) for r in session.scalars(query)]
+    if offset:
+        query = query.offset(offset)
+    with engine.connect() as conn:
+        return [finding_item(r, details=details) for r in conn.execute(query)]
+
+
+def count_findings(engine: Engine, state: FindingState = "all", *,
+                   cluster: str | None = None) -> int:
+    query = _in_state(select(func.count()).select_from(StoredFinding), state, cluster)
+    with engine.connect() as conn:
+        return int(conn.scalar(query) or 0)
 
 
 def list_scans(engine: Engine, limit: int = 100) -> list[dict[str, Any]]:
-    clusters = (
-        select(ScanCluster.scan_id, func.count().label("n"))
-        .group_by(ScanCluster.scan_id)
-        .subquery()
-    )
-    query = (
-        select(Scan, clusters.c.n)
-        .outerjoin(clusters, clusters.c.scan_id == Scan.id)
-        .order_by(Scan.generated_at.desc(), Scan.id.desc())
-        .limit(limit)
-    )
+    query = select(Scan).order_by(Scan.generated_at.desc(), Scan.id.desc()).limit(limit)
     with Session(engine) as session:
+        scans = session.scalars(query).all()
+        clusters = {
+            scan_id: int(count)
+            for scan_id, count in session.execute(
+                select(ScanCluster.scan_id, func.count())
+                .where(ScanCluster.scan_id.in_([scan.id for scan in scans]))
+                .group_by(ScanCluster.scan_id)
+            )
+        }
         return [
             {
                 "id": scan.id,
@@ -172,10 +228,10 @@ def list_scans(engine: Engine, limit: int = 100) -> list[dict[str, Any]]:
                 "kind": scan.kind,
                 "tool_version": scan.tool_version,
                 "duration_seconds": scan.duration_seconds,
-                "clusters": int(n or 0),
+                "clusters": clusters.get(scan.id, 0),
                 "gaps": len(scan.coverage.get("gaps") or []),
             }
-            for scan, n in session.execute(query)
+            for scan in scans
         ]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -11,13 +11,15 @@ from sqlalchemy.orm import Session
 
 from cniguard.model.finding import Finding, Report
 from cniguard.store.database import get_engine, with_write_retries
+from cniguard.store.rollup import CHUNK, IncidentTally, chunks, roll_cluster_day
 from cniguard.store.schema import ClusterLatest, Incident, Scan, ScanCluster, StoredFinding
 from cniguard.store.scope import ScanScope, as_utc, cluster_gaps, parse_time, strongest
 
-CHUNK = 500
 STUCK_PODS_RULE = "CNI030"
 NOTREADY_NODES_RULE = "CNI031"
 COVERAGE_RULE = "CNI090"  # fails (or is unknown) when part of a cluster could not be read
+LATEST_COPIES = ("scan_id", "name", "account", "region", "environment", "production",
+                 "identity_mode", "compliant", "complete", "stuck_pods", "notready_nodes")
 
 
 def save_report(url: str, report: Report) -> int:
@@ -38,11 +40,6 @@ def _symptoms(findings: Iterable[Finding], rule_id: str, key: str) -> dict[str, 
         if f.rule_id == rule_id and f.status == "fail":
             counts[f.cluster] = counts.get(f.cluster, 0) + evidence_count(f.evidence, key)
     return counts
-
-
-def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
 
 
 def write_report(conn: Connection, report: Report) -> int:
@@ -90,37 +87,41 @@ def write_report(conn: Connection, report: Report) -> int:
         session.add_all(rows)
         session.flush()
         _point_latest(session, rows, at)
+        roll_cluster_day(session, rows, scan.day, at)
         _track_findings(session, scan.id, at, report, scope)
         session.flush()
         return scan.id
 
 
 def _point_latest(session: Session, rows: list[ScanCluster], at: dt.datetime) -> None:
-    """Move each cluster's latest-observation pointer here, unless a newer scan already holds it."""
+    """Make this scan each cluster's latest observation, unless a newer scan already holds it."""
     current: dict[str, ClusterLatest] = {}
-    for chunk in _chunks(sorted({r.arn for r in rows})):
+    for chunk in chunks(sorted({r.arn for r in rows})):
         query = select(ClusterLatest).where(ClusterLatest.arn.in_(chunk))
         current.update((p.arn, p) for p in session.scalars(query))
     for row in rows:
         pointer = current.get(row.arn)
         if pointer is None:
-            pointer = ClusterLatest(arn=row.arn, scan_cluster_id=row.id, generated_at=at)
+            pointer = ClusterLatest(arn=row.arn)
             session.add(pointer)
             current[row.arn] = pointer
-        elif as_utc(pointer.generated_at) <= at:
-            pointer.scan_cluster_id = row.id
-            pointer.generated_at = at
+        elif as_utc(pointer.generated_at) > at:
+            continue
+        pointer.scan_cluster_id = row.id
+        pointer.generated_at = at
+        for column in LATEST_COPIES:
+            setattr(pointer, column, getattr(row, column))
 
 
 def _load(session: Session, report: Report, latest: dict[str, Finding]) -> dict[str, StoredFinding]:
     """Stored findings this report may change: those it names and the open ones of its clusters."""
     records: dict[str, StoredFinding] = {}
-    for chunk in _chunks(sorted(latest)):
+    for chunk in chunks(sorted(latest)):
         query = select(StoredFinding).where(StoredFinding.fingerprint.in_(chunk))
         for rec in session.scalars(query):
             records[rec.fingerprint] = rec
     arns = sorted({c.arn for c in report.clusters})
-    for chunk in _chunks(arns):
+    for chunk in chunks(arns):
         query = select(StoredFinding).where(
             StoredFinding.is_open.is_(True), StoredFinding.cluster.in_(chunk)
         )
@@ -147,6 +148,7 @@ def _track_findings(
     latest = strongest(report.findings)
     records = _load(session, report, latest)
     incidents = _open_incidents(session, records.values())
+    tally = IncidentTally()
 
     def close(rec: StoredFinding, resolution: str) -> None:
         rec.is_open = False
@@ -156,6 +158,7 @@ def _track_findings(
             incident.resolved_at = at
             incident.resolved_scan_id = scan_id
             incident.resolution = resolution
+            tally.closed(incident, at, resolution)
 
     for fingerprint, finding in latest.items():
         rec = records.get(fingerprint)
@@ -178,12 +181,12 @@ def _track_findings(
             session.flush()
             rec.is_open = True
             rec.resolved_at = None
-            session.add(
-                Incident(
-                    finding_id=rec.id, rule_id=finding.rule_id, severity=finding.severity,
-                    cluster=finding.cluster, opened_at=at, opened_scan_id=scan_id,
-                )
+            incident = Incident(
+                finding_id=rec.id, rule_id=finding.rule_id, severity=finding.severity,
+                cluster=finding.cluster, opened_at=at, opened_scan_id=scan_id,
             )
+            session.add(incident)
+            tally.opened(incident, at)
         elif finding.status == "fail" and not finding.active and rec.is_open:
             close(rec, "suppressed")
 
@@ -192,6 +195,7 @@ def _track_findings(
             continue
         if scope.can_resolve(rec.rule_id, rec.cluster, rec.account, rec.region, rec.resource):
             close(rec, "fixed")
+    tally.apply(session)
 
 
 def _copy_details(rec: StoredFinding, finding: Finding, scan_id: int) -> None:

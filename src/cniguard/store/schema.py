@@ -9,7 +9,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -57,6 +68,9 @@ class StoredFinding(Base):
     """A finding tracked across scans by its fingerprint (latest details win)."""
 
     __tablename__ = "findings"
+    __table_args__ = (  # revision 0004: the listing order of each state, without a sort
+        Index("ix_findings_listing", "is_open", "cluster", "rule_id", "fingerprint"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(128), unique=True)
@@ -90,8 +104,8 @@ class Incident(Base):
     )
     rule_id: Mapped[str] = mapped_column(String(16), index=True)
     severity: Mapped[str] = mapped_column(String(16))
-    cluster: Mapped[str] = mapped_column(String(512))
-    opened_at: Mapped[dt.datetime]
+    cluster: Mapped[str] = mapped_column(String(512), index=True)  # indexed since 0004
+    opened_at: Mapped[dt.datetime] = mapped_column(index=True)  # indexed since 0004
     opened_scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"))
     resolved_at: Mapped[dt.datetime | None] = mapped_column(index=True)
     resolved_scan_id: Mapped[int | None] = mapped_column(ForeignKey("scans.id"))
@@ -111,10 +125,65 @@ class AlertSent(Base):
 
 
 class ClusterLatest(Base):
-    """Each cluster's most recent observation (revision 0003): the pages read this, not history."""
+    """Each cluster's most recent observation (revision 0003): the pages read this, not history.
+
+    Since revision 0004 it holds a copy of that ``scan_clusters`` row, so no page joins history.
+    """
 
     __tablename__ = "cluster_latest"
 
     arn: Mapped[str] = mapped_column(String(512), primary_key=True)
     scan_cluster_id: Mapped[int] = mapped_column(ForeignKey("scan_clusters.id", ondelete="CASCADE"))
     generated_at: Mapped[dt.datetime]
+    scan_id: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(256))
+    account: Mapped[str] = mapped_column(String(32))
+    region: Mapped[str] = mapped_column(String(32))
+    environment: Mapped[str | None] = mapped_column(String(256))
+    production: Mapped[bool] = mapped_column(Boolean)
+    identity_mode: Mapped[str] = mapped_column(String(32))
+    compliant: Mapped[bool | None] = mapped_column(Boolean)
+    complete: Mapped[bool] = mapped_column(Boolean)
+    stuck_pods: Mapped[int | None] = mapped_column(Integer)
+    notready_nodes: Mapped[int | None] = mapped_column(Integer)
+
+
+class ClusterDay(Base):
+    """Each cluster's last observation of each UTC day (revision 0004): the daily trend's source."""
+
+    __tablename__ = "cluster_day"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    arn: Mapped[str] = mapped_column(String(512), primary_key=True)
+    scan_cluster_id: Mapped[int] = mapped_column(ForeignKey("scan_clusters.id", ondelete="CASCADE"))
+    generated_at: Mapped[dt.datetime]
+
+
+class FleetDay(Base):
+    """How many ``cluster_day`` observations of a day share one KPI key (revision 0004)."""
+
+    __tablename__ = "fleet_daily"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    identity_mode: Mapped[str] = mapped_column(String(32), primary_key=True)
+    production: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    compliant: Mapped[bool] = mapped_column(Boolean, primary_key=True)  # compliant is True
+    complete: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    clusters: Mapped[int] = mapped_column(Integer)
+
+
+class IncidentDay(Base):
+    """Incidents opened, closed and fixed per UTC day, rule and severity (revision 0004).
+
+    ``fixed_us`` sums the open time, in microseconds, of the incidents fixed that day.
+    """
+
+    __tablename__ = "incident_daily"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    severity: Mapped[str] = mapped_column(String(16), primary_key=True)
+    opened: Mapped[int] = mapped_column(Integer)
+    closed: Mapped[int] = mapped_column(Integer)
+    fixed: Mapped[int] = mapped_column(Integer)
+    fixed_us: Mapped[int] = mapped_column(BigInteger)

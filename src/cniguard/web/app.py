@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+from collections.abc import Callable
 from importlib.resources import files
 from typing import Any, Literal
 
 from fastapi import FastAPI, HTTPException, Query
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader
 from sqlalchemy import Engine, func, select
@@ -22,6 +23,9 @@ from cniguard.store.queries import (
     cluster_choices,
     cluster_history,
     cluster_incidents,
+    count_clusters,
+    count_findings,
+    get_cluster,
     list_clusters,
     list_findings,
     list_scans,
@@ -30,18 +34,27 @@ from cniguard.store.schema import Scan
 from cniguard.store.timespan import parse_duration
 from cniguard.web.access import guard
 from cniguard.web.charts import Chart, line_chart
+from cniguard.web.paging import PAGE_SIZE, Pager
 
 DEFAULT_SINCE = "30d"
-PAGE_ROWS = 500  # the findings page lists this many; /api/findings has them all
+MAX_LIMIT = 10_000
+PageNumber = Query(1, ge=1, alias="page", description="Page of the listing, from 1.")
+Limit = Query(None, ge=1, le=MAX_LIMIT, description="At most this many items (default: all).")
+Offset = Query(0, ge=0, description="Skip this many items first.")
 
 
 class KpiCache:
-    """KPIs only change when a scan is stored: keep them per (latest scan, window)."""
+    """KPIs only change when a scan is stored: keep them per window until the next scan (or hour).
+
+    A few windows are kept side by side (the overview's and the all-history one of `/metrics`).
+    """
+
+    WINDOWS = 8
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._lock = threading.Lock()
-        self._cached: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._cached: dict[str | None, tuple[tuple[Any, ...], dict[str, Any]]] = {}
 
     def get(self, since: str | None) -> dict[str, Any]:
         """KPIs over the last ``since`` (a duration such as ``30d``), or all history when None."""
@@ -50,13 +63,17 @@ class KpiCache:
         except ValueError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from None
         with self.engine.connect() as conn:
-            stamp = tuple(conn.execute(select(func.max(Scan.id), func.count(Scan.id))).one())
+            scans = tuple(conn.execute(select(func.max(Scan.id), func.count(Scan.id))).one())
         now = dt.datetime.now(dt.UTC)
-        key = (*stamp, since, now.date(), now.hour)
+        stamp = (*scans, now.date(), now.hour)
         with self._lock:
-            if key not in self._cached:
-                self._cached = {key: compute_kpis(self.engine, window, now)}
-            return self._cached[key]
+            held = self._cached.get(since)
+            if held is None or held[0] != stamp:
+                if len(self._cached) >= self.WINDOWS:
+                    self._cached.clear()
+                held = (stamp, compute_kpis(self.engine, window, now))
+                self._cached[since] = held
+            return held[1]
 
 
 def trend_charts(kpis: dict[str, Any]) -> list[Chart]:
@@ -90,6 +107,13 @@ def create_app(db_url: str, token: str | None = None) -> FastAPI:
     def page(name: str, **context: Any) -> HTMLResponse:
         return HTMLResponse(env.get_template(name).render(**context))
 
+    def listing(items: list[dict[str, Any]], limit: int | None, offset: int,
+                total: Callable[[], int]) -> JSONResponse:
+        """The items as a JSON array; ``X-Total-Count`` says how many match in all."""
+        known = (limit is None or len(items) < limit) and (bool(items) or not offset)
+        count = offset + len(items) if known else total()
+        return JSONResponse(items, headers={"X-Total-Count": str(count)})
+
     def cluster_filter(account: str | None, region: str | None, environment: str | None,
                        mode: str | None) -> ClusterFilter:
         return ClusterFilter(account=account or None, region=region or None,
@@ -103,25 +127,31 @@ def create_app(db_url: str, token: str | None = None) -> FastAPI:
 
     @app.get("/clusters", response_class=HTMLResponse)
     def clusters_page(account: str | None = None, region: str | None = None,
-                      environment: str | None = None, mode: str | None = None) -> HTMLResponse:
+                      environment: str | None = None, mode: str | None = None,
+                      page_number: int = PageNumber) -> HTMLResponse:
         flt = cluster_filter(account, region, environment, mode)
-        return page("clusters.html", clusters=list_clusters(engine, flt), flt=flt,
-                    choices=cluster_choices(engine))
+        pages = Pager("/clusters", (("account", flt.account), ("region", flt.region),
+                                    ("environment", flt.environment), ("mode", flt.mode)),
+                      page_number, count_clusters(engine, flt))
+        return page("clusters.html", flt=flt, choices=cluster_choices(engine), pages=pages,
+                    clusters=list_clusters(engine, flt, limit=PAGE_SIZE, offset=pages.offset))
 
     @app.get("/cluster", response_class=HTMLResponse)
     def cluster_page(arn: str) -> HTMLResponse:
-        matches = [c for c in list_clusters(engine) if c["arn"] == arn]
-        if not matches:
+        cluster = get_cluster(engine, arn)
+        if cluster is None:
             raise HTTPException(status_code=404, detail="no such cluster in the store")
-        return page("cluster.html", cluster=matches[0],
+        return page("cluster.html", cluster=cluster,
                     findings=list_findings(engine, cluster=arn, details=True),
                     history=cluster_history(engine, arn), incidents=cluster_incidents(engine, arn))
 
     @app.get("/findings", response_class=HTMLResponse)
-    def findings_page(state: Literal["open", "resolved", "all"] = "open") -> HTMLResponse:
-        found = list_findings(engine, state, limit=PAGE_ROWS + 1)
-        return page("findings.html", findings=found[:PAGE_ROWS], more=len(found) > PAGE_ROWS,
-                    state=state)
+    def findings_page(state: Literal["open", "resolved", "all"] = "open",
+                      page_number: int = PageNumber) -> HTMLResponse:
+        pages = Pager("/findings", (("state", state),), page_number,
+                      count_findings(engine, state))
+        found = list_findings(engine, state, limit=PAGE_SIZE, offset=pages.offset)
+        return page("findings.html", findings=found, pages=pages, state=state)
 
     @app.get("/api/kpis")
     def api_kpis(since: str = DEFAULT_SINCE) -> dict[str, Any]:
@@ -129,15 +159,20 @@ def create_app(db_url: str, token: str | None = None) -> FastAPI:
 
     @app.get("/api/clusters")
     def api_clusters(account: str | None = None, region: str | None = None,
-                     environment: str | None = None, mode: str | None = None
-                     ) -> list[dict[str, Any]]:
-        return list_clusters(engine, cluster_filter(account, region, environment, mode))
+                     environment: str | None = None, mode: str | None = None,
+                     limit: int | None = Limit, offset: int = Offset) -> JSONResponse:
+        flt = cluster_filter(account, region, environment, mode)
+        items = list_clusters(engine, flt, limit=limit, offset=offset)
+        return listing(items, limit, offset, lambda: count_clusters(engine, flt))
 
     @app.get("/api/findings")
     def api_findings(
-        state: Literal["open", "resolved", "all"] = "open", cluster: str | None = None
-    ) -> list[dict[str, Any]]:
-        return list_findings(engine, state, cluster=cluster)
+        state: Literal["open", "resolved", "all"] = "open", cluster: str | None = None,
+        limit: int | None = Limit, offset: int = Offset,
+    ) -> JSONResponse:
+        items = list_findings(engine, state, cluster=cluster, limit=limit, offset=offset)
+        return listing(items, limit, offset,
+                       lambda: count_findings(engine, state, cluster=cluster))
 
     @app.get("/api/scans")
     def api_scans(limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:

@@ -72,8 +72,8 @@ class StoreCollector(Collector):
             labels=CLUSTER_LABELS,
         )
         counts: dict[tuple[str, str, str], int] = {}
-        with Session(self.engine) as session:
-            for row, _scan in session.execute(latest_cluster_rows()):
+        with self.engine.connect() as conn:
+            for row in conn.execute(latest_cluster_rows()):
                 key = (row.identity_mode, row.environment or "", str(row.production).lower())
                 counts[key] = counts.get(key, 0) + 1
                 labels = [row.arn, row.account, row.region]
