@@ -99,6 +99,7 @@ def test_one_account_collects_every_part(aws: FakeAws) -> None:
     assert inv.meta["iam_strategy"] == {ACCOUNT: "GetAccountAuthorizationDetails"}
     assert inv.meta["api_calls"]["eks:DescribeCluster"] == 1
     assert inv.meta["api_calls"]["iam:GetPolicyVersion"] == 2  # two AWS policies, read once
+    assert "iam:GetInstanceProfile" not in inv.meta["api_calls"]  # the bulk read names them
 
 
 def test_missing_role_and_per_role_reads(aws: FakeAws) -> None:

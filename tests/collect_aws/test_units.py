@@ -1,10 +1,15 @@
-"""Pure pieces of the live collector: shards, IMDS merging, error -> gap, strategy choice."""
+"""Pure pieces of the live collector: shards, IMDS merging, error -> gap, strategy choice,
+timestamps."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.utils import parse_timestamp
 
+from cniguard.collect.aws.calls import fast_timestamp
 from cniguard.collect.aws.drafts import merge_metadata
 from cniguard.collect.aws.errors import Where, gap_from_error
 from cniguard.collect.aws.iam import use_details
@@ -85,3 +90,20 @@ def test_connection_error_is_a_gap() -> None:
 )
 def test_bulk_iam_read_only_when_cheaper(size: int | None, roles: int, expected: bool) -> None:
     assert use_details(size, roles) is expected
+
+
+@pytest.mark.parametrize(
+    ("wire", "expected"),
+    [
+        ("2024-05-01T12:30:00Z", dt.datetime(2024, 5, 1, 12, 30, tzinfo=dt.UTC)),
+        ("2024-05-01T12:30:00.250000Z", dt.datetime(2024, 5, 1, 12, 30, 0, 250000, dt.UTC)),
+        ("2024-05-01T12:30:00", dt.datetime(2024, 5, 1, 12, 30)),  # no offset: naive, as sent
+        (1714566600.5, dt.datetime(2024, 5, 1, 12, 30, 0, 500000, dt.UTC)),
+        ("1714566600", dt.datetime(2024, 5, 1, 12, 30, tzinfo=dt.UTC)),
+        ("Wed, 01 May 2024 12:30:00 GMT", dt.datetime(2024, 5, 1, 12, 30, tzinfo=dt.UTC)),
+    ],
+)
+def test_wire_timestamps_parse_like_botocore(wire: str | float, expected: dt.datetime) -> None:
+    parsed = fast_timestamp(wire)
+    assert parsed == expected
+    assert parsed == parse_timestamp(str(wire))

@@ -35,6 +35,19 @@ class AccountClients:
     session: boto3.Session
     cache: dict[tuple[str, str], Any] = field(default_factory=dict)
 
+    def copy(self) -> AccountClients:
+        """The same account on a new session, for another thread (sessions are not shared)."""
+        found = self.session.get_credentials()
+        assert found is not None
+        creds = found.get_frozen_credentials()
+        session = boto3.Session(
+            aws_access_key_id=creds.access_key,
+            aws_secret_access_key=creds.secret_key,
+            aws_session_token=creds.token,
+            region_name=self.session.region_name,
+        )
+        return AccountClients(self.account, session)
+
     def client(self, service: str, region: str = "us-east-1") -> Any:
         if (service, region) not in self.cache:
             self.cache[(service, region)] = self.session.client(  # type: ignore[call-overload]

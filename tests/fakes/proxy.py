@@ -5,12 +5,17 @@ CloudTrail LookupEvents) from :mod:`fakes.services`, forwards everything else to
 inject per-call latency, AccessDenied for chosen accounts or actions, throttling, 5xx errors and
 slow responses. Fault choices are deterministic per request, and a request is failed at most
 ``max_faults_per_request`` times, so bounded retries always get through.
+
+For benchmarks the proxy can record every answer and later replay it (``replay``), so a run
+measures a server that answers in exactly the injected latency, not moto's own CPU time; and it
+takes settings over HTTP (``POST /_fake/settings``) when it runs in its own process.
 """
 
 from __future__ import annotations
 
 import hashlib
 import http.client
+import json
 import logging
 import os
 import re
@@ -19,7 +24,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs
 
 from fakes.services import (
@@ -48,6 +53,11 @@ class Faults:
     max_faults_per_request: int = 2
 
 
+ReplayMode = Literal["off", "record", "replay"]
+ReplayKey = tuple[str, str, str, str, bytes]
+CONTROL_PATH = "/_fake/"
+
+
 @dataclass
 class Traffic:
     calls: Counter[str] = field(default_factory=Counter)  # "service:Operation" -> count
@@ -65,6 +75,8 @@ class FakeAws:
         self.keys: dict[str, str] = {}  # access key -> account (from AssumeRole responses)
         self._attempts: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self.replay: ReplayMode = "off"
+        self._recorded: dict[ReplayKey, Response] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -89,6 +101,8 @@ class FakeAws:
         self.traffic = Traffic()
         self.keys.clear()
         self._attempts.clear()
+        self.replay = "off"
+        self._recorded.clear()
 
     def account_of(self, access_key: str) -> str:
         return self.keys.get(access_key, DEFAULT_ACCOUNT)
@@ -107,6 +121,25 @@ class FakeAws:
         fault = self._fault(request, service, account, action)
         if fault is not None:
             return fault
+        key = (account, region, request.method, request.target, request.body)
+        if self.replay == "replay" and key in self._recorded:
+            return self._recorded[key]
+        response = self._answer(request, service, operation, account, region, action)
+        if self.replay != "off":
+            with self._lock:
+                self.traffic.injected["replay-miss" if self.replay == "replay" else "recorded"] += 1
+                self._recorded[key] = response
+        return response
+
+    def _answer(
+        self,
+        request: Request,
+        service: str,
+        operation: str | None,
+        account: str,
+        region: str,
+        action: str,
+    ) -> Response:
         if service == "eks" and operation in EKS_OPERATIONS:
             return handle_eks(self.state, request, operation, account, region)
         if service == "cloudtrail" and operation in CLOUDTRAIL_OPERATIONS:
@@ -166,6 +199,16 @@ class FakeAws:
         finally:
             conn.close()
 
+    def control(self, command: str, body: bytes) -> Response:
+        """``settings`` (latency and replay mode as JSON) or ``traffic`` (counts as JSON)."""
+        if command == "settings":
+            settings = json.loads(body or b"{}")
+            self.faults.latency = float(settings.get("latency", self.faults.latency))
+            self.replay = settings.get("replay", self.replay)
+            self.traffic = Traffic()
+        payload = {"calls": self.traffic.calls, "injected": self.traffic.injected}
+        return Response(200, {"Content-Type": "application/json"}, json.dumps(payload).encode())
+
     def _learn_key(self, request: Request, response: Response) -> None:
         fields = parse_qs(request.body.decode("utf-8"))
         role_arn = fields.get("RoleArn", [""])[0]
@@ -182,11 +225,17 @@ class FakeAws:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                if self.path.startswith(CONTROL_PATH):
+                    self._send(fake.control(self.path[len(CONTROL_PATH) :], body))
+                    return
                 request = parse_request(self.command, self.path, dict(self.headers.items()), body)
                 try:
                     response = fake.handle(request)
                 except AssertionError as exc:  # a request or response off the botocore model
                     response = Response(599, {"Content-Type": "text/plain"}, str(exc).encode())
+                self._send(response)
+
+            def _send(self, response: Response) -> None:
                 self.send_response(response.status)
                 for name, value in response.headers.items():
                     self.send_header(name, value)

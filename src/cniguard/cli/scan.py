@@ -65,7 +65,14 @@ CloudTrailOpt = Annotated[
 ]
 DaysOpt = Annotated[int, typer.Option("--cloudtrail-days", min=1, max=90, help="Days of events.")]
 ConcurrencyOpt = Annotated[
-    int, typer.Option("--concurrency", min=1, max=256, help="Parallel AWS reads.")
+    int,
+    typer.Option(
+        "--concurrency",
+        min=1,
+        max=64,
+        help="Parallel AWS reads per account and region (IAM: per account); at most 8x this "
+        "in total.",
+    ),
 ]
 ShardOpt = Annotated[
     str | None, typer.Option("--shard", help="i/N: only accounts at sorted position i mod N.")
@@ -184,7 +191,7 @@ def scan(
     kube: KubeLiveOpt = False,
     cloudtrail: CloudTrailOpt = True,
     cloudtrail_days: DaysOpt = 90,
-    concurrency: ConcurrencyOpt = 16,
+    concurrency: ConcurrencyOpt = 8,
     shard: ShardOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
@@ -243,7 +250,7 @@ def collect(
     kube: KubeLiveOpt = False,
     cloudtrail: CloudTrailOpt = True,
     cloudtrail_days: DaysOpt = 90,
-    concurrency: ConcurrencyOpt = 16,
+    concurrency: ConcurrencyOpt = 8,
     shard: ShardOpt = None,
     quiet: QuietOpt = False,
 ) -> None:

@@ -1,10 +1,12 @@
 """Live collection: every account, region and cluster in scope into one :class:`Inventory`.
 
-Phase 1 reads, side by side, each account's regions, clusters and every part of each cluster,
-the EC2 instances of regions with clusters (and their instance profiles), OIDC providers and
-Kubernetes state; CloudTrail readers start as soon as a region shows clusters and run at their
-own rate. Phase 2 reads the IAM roles phase 1 found referenced, once per account. A failed read
-becomes a gap on its own scope and leaves its field ``None``; nothing stops the other reads.
+Accounts are entered side by side; then each account's regions, clusters and every part of each
+cluster, the EC2 instances of regions with clusters (and their instance profiles), OIDC providers
+and Kubernetes state are read, each read starting as soon as what it needs is known. An IAM role
+is requested the moment a reader sees its ARN and read once per account (:mod:`roles`); a last
+sweep over the finished clusters requests any role not seen yet. CloudTrail readers start as soon
+as a region shows clusters and run at their own rate. A failed read becomes a gap on its own
+scope and leaves its field ``None``; nothing stops the other reads.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Protocol
 
 import boto3
@@ -26,8 +29,9 @@ from cniguard.collect.aws.context import RunContext
 from cniguard.collect.aws.drafts import ClusterDraft, assemble
 from cniguard.collect.aws.errors import Where, gap_from_error
 from cniguard.collect.aws.kube_wiring import KubeRequest, kube_requests, kube_roles, read_kube
-from cniguard.collect.aws.scope import AccountScope, account_regions, resolve_accounts
-from cniguard.collect.aws.tasks import TaskGroup
+from cniguard.collect.aws.roles import AccountRoles
+from cniguard.collect.aws.scope import AccountScope, account_regions, enter_account, plan_accounts
+from cniguard.collect.aws.tasks import TaskGroup, iam_lane
 from cniguard.collect.options import LiveOptions
 from cniguard.model.common import SourceKind
 from cniguard.model.inventory import (
@@ -66,9 +70,15 @@ class _Results:
     events: list[CloudTrailEvent] = field(default_factory=list)
     trail_read: dict[tuple[str, str], bool] = field(default_factory=dict)  # all lookups worked
     roles: dict[str, Role] = field(default_factory=dict)
-    iam_strategy: dict[str, str] = field(default_factory=dict)
+    scopes: dict[str, AccountScope] = field(default_factory=dict)
+    account_roles: dict[str, AccountRoles] = field(default_factory=dict)
     trail_started: set[tuple[str, str]] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+# Threads per unit of --concurrency: the global bound on reads in flight is this many lanes
+# (account and region, or account IAM) each running its --concurrency reads.
+LANES_IN_FLIGHT = 8
 
 
 def _now() -> dt.datetime:
@@ -87,28 +97,44 @@ class _Run:
 
     def run(self, base: boto3.Session) -> Inventory:
         started = time.monotonic()
-        scopes, caller = resolve_accounts(self.options, self.log, base)
-        self.scopes = {s.account: s for s in scopes}
-        self.progress.add("accounts", len(scopes))
-        workers = max(1, self.options.concurrency)
+        self.plan = plan_accounts(self.options, self.log, base)
+        self.progress.add("accounts", len(self.plan.accounts))
+        per_lane = max(1, self.options.concurrency)
+        workers = per_lane * LANES_IN_FLIGHT
         with (
             ThreadPoolExecutor(workers, "cniguard-read") as pool,
             ThreadPoolExecutor(workers, "cniguard-trail") as trail_pool,
         ):
-            self.ctx = RunContext(self.log, TaskGroup(pool, self.log), self.options)
-            self.trail = RunContext(self.log, TaskGroup(trail_pool, self.log), self.options)
-            for scope in scopes:
-                where = Where(scope.account)
-                self.ctx.tasks.spawn(self._account, scope, what="account", where=where)
-                self.ctx.tasks.spawn(self._providers, scope, what="iam:oidc-providers", where=where)
-                self.ctx.tasks.spawn(self._size, scope, what="iam:summary", where=where)
+            tasks = TaskGroup(pool, self.log, per_lane=per_lane)
+            self.ctx = RunContext(self.log, tasks, self.options, follow=self._follow)
+            trail_tasks = TaskGroup(trail_pool, self.log, per_lane=per_lane)
+            self.trail = RunContext(self.log, trail_tasks, self.options)
+            for account in self.plan.accounts:
+                self.ctx.tasks.spawn(self._enter, account, what="account", where=Where(account))
             self.ctx.tasks.wait()
-            self._roles(scopes)
+            self._sweep()
             self.ctx.tasks.wait()
             self.trail.tasks.wait()
-        return self._inventory(scopes, caller, time.monotonic() - started)
+        scopes = sorted(self.results.scopes.values(), key=lambda s: s.account)
+        return self._inventory(scopes, self.plan.caller, time.monotonic() - started)
 
-    # phase 1 -------------------------------------------------------------------------------
+    # accounts, regions, clusters -----------------------------------------------------------
+
+    def _enter(self, account: str) -> None:
+        scope = enter_account(self.plan, account, self.options, self.log)
+        if scope is None:
+            self.progress.advance("accounts")
+            return
+        roles = AccountRoles(self.ctx, scope, self._found_role)
+        with self.results.lock:
+            self.results.scopes[account] = scope
+            self.results.account_roles[account] = roles
+        roles.start()
+        where = Where(account)
+        self.ctx.tasks.spawn(self._account, scope, what="account", where=where)
+        self.ctx.tasks.spawn(
+            self._providers, scope, what="iam:oidc-providers", where=where, lane=iam_lane(account)
+        )
 
     def _account(self, scope: AccountScope) -> None:
         regions = account_regions(scope, self.options, self.log)
@@ -131,6 +157,7 @@ class _Run:
             self.results.drafts.extend(drafts)
         if not drafts:
             return
+        self.results.account_roles[scope.account].clusters_listed(len(drafts))
         self.progress.add("clusters", len(drafts))
         for draft in drafts:
             eks.start_cluster(self.ctx, scope, draft, self._described)
@@ -150,6 +177,7 @@ class _Run:
 
     def _described(self, draft: ClusterDraft) -> None:
         self.progress.advance("clusters")
+        self._follow(draft)  # an Auto Mode node role
         request = self.kube.get(draft.name) or self.kube.get(draft.arn)
         if request is None and self.options.kube_live:
             request = KubeRequest()
@@ -158,10 +186,11 @@ class _Run:
             self.ctx.tasks.spawn(self._kube, draft, request, what="k8s", where=where)
 
     def _kube(self, draft: ClusterDraft, request: KubeRequest) -> None:
-        scope = self.scopes[draft.account]
+        scope = self.results.scopes[draft.account]
         draft.kube, gaps = read_kube(request, draft, scope.clients.session)
         for gap in gaps:
             self.log.add_gap(gap)
+        self._follow(draft)
 
     def _instances(self, scope: AccountScope, region: str, drafts: list[ClusterDraft]) -> None:
         try:
@@ -183,23 +212,15 @@ class _Run:
             for f in facts
             if f.profile_arn and f.cluster_name in by_name
         }
+        roles = self.results.account_roles[scope.account]
         for cluster_name, profile in sorted(profiles):
             draft = by_name[cluster_name]
             where = Where(scope.account, region, draft.arn)
-            self.ctx.tasks.spawn(
-                self._profile,
-                scope,
-                draft,
-                profile,
-                where,
-                what="iam:instance-profile",
-                where=where,
-            )
+            roles.want_profile(profile, partial(self._profile_role, draft, profile), where)
 
-    def _profile(
-        self, scope: AccountScope, draft: ClusterDraft, profile: str, where: Where
-    ) -> None:
-        draft.instance_roles[profile] = iam.instance_profile_role(self.ctx, scope, profile, where)
+    def _profile_role(self, draft: ClusterDraft, profile: str, role: str | None) -> None:
+        draft.instance_roles[profile] = role
+        self._follow(draft)
 
     def _providers(self, scope: AccountScope) -> None:
         found, complete = iam.read_oidc_providers(self.ctx, scope)
@@ -207,9 +228,6 @@ class _Run:
             self.results.providers.extend(found)
             if complete:
                 self.results.providers_read.append(scope.account)
-
-    def _size(self, scope: AccountScope) -> None:
-        iam.account_size(self.ctx, scope)  # starts the memoised estimate early, off the IAM path
 
     def _start_trail(self, scope: AccountScope, region: str, names: tuple[str, ...]) -> None:
         key = (scope.account, region + ("#iam" if names is cloudtrail.IAM_EVENTS else ""))
@@ -228,52 +246,40 @@ class _Run:
             key = (scope.account, region)
             self.results.trail_read[key] = self.results.trail_read.get(key, True) and complete
 
-    # phase 2 -------------------------------------------------------------------------------
+    # roles ---------------------------------------------------------------------------------
 
-    def _roles(self, scopes: list[AccountScope]) -> None:
+    def _follow(self, draft: ClusterDraft) -> None:
+        """Request every role the draft references so far (each is read once per account)."""
+        for arn in referenced_roles(draft):
+            roles = self.results.account_roles.get(iam.arn_account(arn))
+            if roles is not None:  # other accounts: the sweep records them as gaps
+                roles.want_role(arn)
+
+    def _found_role(self, role: Role) -> None:
+        with self.results.lock:
+            self.results.roles[role.arn] = role
+
+    def _sweep(self) -> None:
+        """Request the roles of the finished clusters; roles of unread accounts become gaps."""
         by_account: dict[str, set[str]] = {}
         for draft in self.results.drafts:
             for arn in referenced_roles(draft):
                 by_account.setdefault(iam.arn_account(arn), set()).add(arn)
-        scoped = {s.account: s for s in scopes}
         for account, arns in sorted(by_account.items()):
-            scope = scoped.get(account)
-            if scope is None:
-                for arn in sorted(arns):
-                    self.log.add_gap(
-                        Gap(
-                            what="iam:role",
-                            reason="the role's account is not among the scanned "
-                            "accounts (or could not be entered)",
-                            account=account,
-                            resource=arn,
-                        )
+            roles = self.results.account_roles.get(account)
+            for arn in sorted(arns):
+                if roles is not None:
+                    roles.want_role(arn)
+                    continue
+                self.log.add_gap(
+                    Gap(
+                        what="iam:role",
+                        reason="the role's account is not among the scanned "
+                        "accounts (or could not be entered)",
+                        account=account,
+                        resource=arn,
                     )
-                continue
-            self.ctx.tasks.spawn(
-                self._account_roles, scope, sorted(arns), what="iam:role", where=Where(account)
-            )
-
-    def _account_roles(self, scope: AccountScope, arns: list[str]) -> None:
-        details = None
-        if iam.use_details(iam.account_size(self.ctx, scope), len(arns)):
-            details = iam.read_details(self.ctx, scope)
-        self.results.iam_strategy[scope.account] = (
-            "GetAccountAuthorizationDetails" if details is not None else "per-role"
-        )
-        for arn in arns:
-            self.ctx.tasks.spawn(
-                self._role, scope, arn, details, what="iam:role", where=Where(scope.account)
-            )
-
-    def _role(self, scope: AccountScope, arn: str, details: iam.AccountDetails | None) -> None:
-        role = (
-            iam.role_from_details(self.ctx, scope, arn, details)
-            if details is not None
-            else iam.role_by_calls(self.ctx, scope, arn)
-        )
-        if role is not None:
-            self.results.roles[role.arn] = role
+                )
 
     # assembly ------------------------------------------------------------------------------
 
@@ -305,7 +311,11 @@ class _Run:
                 "api_calls": dict(sorted(self.log.calls.items())),
                 "api_calls_total": sum(self.log.calls.values()),
                 "caller_account": caller,
-                "iam_strategy": dict(sorted(res.iam_strategy.items())),
+                "iam_strategy": {
+                    account: strategy
+                    for account, roles in sorted(res.account_roles.items())
+                    if (strategy := roles.strategy) is not None
+                },
                 "collect_seconds": round(seconds, 3),
             },
         )

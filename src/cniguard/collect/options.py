@@ -18,6 +18,6 @@ class LiveOptions:
     kube_live: bool = False  # connect to every cluster's endpoint with an EKS token
     cloudtrail: bool = True
     cloudtrail_days: int = 90
-    concurrency: int = 16
+    concurrency: int = 8  # reads in flight per account and region (IAM: per account)
     shard: tuple[int, int] | None = None  # (i, N): only accounts whose index % N == i
     quiet: bool = False

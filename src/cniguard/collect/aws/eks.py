@@ -1,6 +1,7 @@
 """EKS reads of one cluster: description, node groups, Fargate profiles, add-ons, pod identity
 associations and node-type access entries. Every list starts as soon as the cluster is listed, so
-the parts are read side by side.
+the parts are read side by side, and each finished part reports its roles (``ctx.follow``) so
+they are read without waiting for the rest.
 """
 
 from __future__ import annotations
@@ -169,6 +170,7 @@ def _nodegroup(
             origin=draft.origin("eks:DescribeNodegroup"),
         )
     )
+    ctx.follow(draft)
 
 
 def _fargate(ctx: RunContext, scope: AccountScope, draft: ClusterDraft, where: Where) -> None:
@@ -204,6 +206,7 @@ def _fargate(ctx: RunContext, scope: AccountScope, draft: ClusterDraft, where: W
             )
         )
     draft.fargate = profiles
+    ctx.follow(draft)
 
 
 def _addons(ctx: RunContext, scope: AccountScope, draft: ClusterDraft, where: Where) -> None:
@@ -238,6 +241,7 @@ def _addons(ctx: RunContext, scope: AccountScope, draft: ClusterDraft, where: Wh
                 )
             )
     draft.addons = addons
+    ctx.follow(draft)
 
 
 def _describe_addon(eks: Any, cluster: str, name: str) -> dict[str, Any]:
@@ -292,6 +296,7 @@ def _pod_identity(ctx: RunContext, scope: AccountScope, draft: ClusterDraft, whe
             )
         )
     draft.pod_identity = found
+    ctx.follow(draft)
 
 
 def _access_entries(
@@ -330,3 +335,4 @@ def _access_entries(
                 AccessEntry(principal, info["type"], draft.origin("eks:DescribeAccessEntry"))
             )
     draft.access_entries = entries
+    ctx.follow(draft)

@@ -49,10 +49,12 @@ def arn_account(arn: str) -> str:
 
 @dataclass
 class AccountDetails:
-    """What ``GetAccountAuthorizationDetails`` returned: roles by name, customer policies by ARN."""
+    """What ``GetAccountAuthorizationDetails`` returned: roles by name, customer policies by ARN,
+    and the role of each instance profile (by profile ARN)."""
 
     roles: dict[str, JsonDict] = field(default_factory=dict)
     policies: dict[str, tuple[str | None, JsonDict | str | None]] = field(default_factory=dict)
+    profile_roles: dict[str, str] = field(default_factory=dict)
 
 
 def instance_profile_role(
@@ -109,6 +111,8 @@ def read_details(ctx: RunContext, scope: AccountScope) -> AccountDetails | None:
         for page in pages:
             for role in page.get("RoleDetailList", []):
                 details.roles[role["RoleName"]] = role
+                for profile in role.get("InstanceProfileList", []):
+                    details.profile_roles[profile["Arn"]] = role["Arn"]
             for policy in page.get("Policies", []):
                 default = policy.get("DefaultVersionId")
                 doc = next(

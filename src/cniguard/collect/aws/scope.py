@@ -14,7 +14,7 @@ from typing import Any
 
 import boto3
 
-from cniguard.collect.aws.calls import CallLog, Clients
+from cniguard.collect.aws.calls import CallLog, Clients, new_session
 from cniguard.collect.aws.errors import Where
 from cniguard.collect.options import LiveOptions
 
@@ -57,7 +57,7 @@ def _assumed_session(base: Clients, account: str, partition: str, role_name: str
         RoleArn=f"arn:{partition}:iam::{account}:role/{role_name}",
         RoleSessionName=SESSION_NAME,
     )["Credentials"]
-    return boto3.Session(
+    return new_session(
         aws_access_key_id=creds["AccessKeyId"],
         aws_secret_access_key=creds["SecretAccessKey"],
         aws_session_token=creds["SessionToken"],
@@ -79,13 +79,21 @@ def _org_accounts(base: Clients, log: CallLog, caller: str) -> list[str]:
     return found if found is not None else []
 
 
-def resolve_accounts(
-    options: LiveOptions, log: CallLog, base_session: boto3.Session
-) -> tuple[list[AccountScope], str]:
-    """The accounts to read, entered; an account that cannot be entered becomes a gap.
+@dataclass(frozen=True)
+class AccountPlan:
+    """The accounts to read (not yet entered) and the calling account's clients."""
 
-    Returns the scopes and the calling account id. Raises botocore errors when the base
-    credentials themselves do not work (nothing can be read then).
+    base: Clients
+    caller: str
+    partition: str
+    accounts: list[str]
+
+
+def plan_accounts(options: LiveOptions, log: CallLog, base_session: boto3.Session) -> AccountPlan:
+    """Who the caller is and which accounts are in scope.
+
+    Raises botocore errors when the base credentials themselves do not work (nothing can be
+    read then).
     """
     base = Clients(
         base_session, log, max_pool=options.concurrency, home_region=home_region(base_session)
@@ -97,24 +105,26 @@ def resolve_accounts(
     if options.accounts is not None:
         allowed = set(options.accounts)
         wanted = [a for a in wanted if a in allowed]
-    scopes: list[AccountScope] = []
-    for account in select_shard(wanted, options.shard):
-        if account == caller:
-            scopes.append(AccountScope(account, partition, base))
-            continue
-        session = log.attempt(
-            partial(_assumed_session, base, account, partition, options.org_role),
-            what="account",
-            operation="sts:AssumeRole",
-            where=Where(account),
-            resource=f"arn:{partition}:iam::{account}:role/{options.org_role}",
-        )
-        if session is not None:
-            clients = Clients(
-                session, log, max_pool=options.concurrency, home_region=base.home_region
-            )
-            scopes.append(AccountScope(account, partition, clients))
-    return scopes, caller
+    return AccountPlan(base, caller, partition, select_shard(wanted, options.shard))
+
+
+def enter_account(
+    plan: AccountPlan, account: str, options: LiveOptions, log: CallLog
+) -> AccountScope | None:
+    """The account entered for reading (None: it cannot be entered, recorded as a gap)."""
+    if account == plan.caller:
+        return AccountScope(account, plan.partition, plan.base)
+    session = log.attempt(
+        partial(_assumed_session, plan.base, account, plan.partition, options.org_role),
+        what="account",
+        operation="sts:AssumeRole",
+        where=Where(account),
+        resource=f"arn:{plan.partition}:iam::{account}:role/{options.org_role}",
+    )
+    if session is None:
+        return None
+    clients = Clients(session, log, max_pool=options.concurrency, home_region=plan.base.home_region)
+    return AccountScope(account, plan.partition, clients)
 
 
 def account_regions(scope: AccountScope, options: LiveOptions, log: CallLog) -> list[str] | None:
