@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from cniguard.collect.iac import synthetic
@@ -57,10 +58,15 @@ def _path(values: dict[str, Value]) -> str:
     return path if isinstance(path, str) else "/"
 
 
+def _owned(name: Unknown, address: str) -> Unknown:
+    return replace(name, owner=address)
+
+
 def _iam_named(values: dict[str, Value], address: str, kind: str) -> dict[str, Value]:
     name = _name(values, address)
     if isinstance(name, Unknown):
-        return {"name": name, "arn": name, "id": name}
+        owned = _owned(name, address)
+        return {"name": owned, "arn": owned, "id": owned}
     arn = role_arn(name, _path(values)) if kind == "role" else policy_arn(name, _path(values))
     if kind == "instance-profile":
         arn = f"arn:{PARTITION}:iam::{ACCOUNT}:instance-profile{_path(values)}{name}"
@@ -70,7 +76,15 @@ def _iam_named(values: dict[str, Value], address: str, kind: str) -> dict[str, V
 def _cluster(values: dict[str, Value], address: str) -> dict[str, Value]:
     name = _name(values, address)
     if isinstance(name, Unknown):
-        return {"id": name, "arn": name, "identity": name}
+        # The issuer is keyed by the address instead: a provider and trusts built from this
+        # cluster's issuer still meet it.
+        owned = _owned(name, address)
+        return {
+            "name": owned,
+            "id": owned,
+            "arn": owned,
+            "identity": [{"oidc": [{"issuer": oidc_issuer(address)}]}],
+        }
     return {
         "id": name,
         "name": name,
@@ -132,13 +146,15 @@ def qualify(scope: str, address: str) -> str:
 
 
 def with_computed(resource_type: str, values: dict[str, Value], address: str) -> dict[str, Value]:
-    """Values plus placeholders for computed attributes the code leaves unset (or null)."""
+    """Values plus placeholders for computed attributes the code leaves unset (or null); an
+    unresolved name becomes the same unknown owned by this resource (see ``Unknown.owner``)."""
     compute = _COMPUTED.get(resource_type)
     if compute is None:
         return values
     result = dict(values)
     for key, value in compute(values, address).items():
-        if result.get(key) is None:
+        current = result.get(key)
+        if current is None or (isinstance(current, Unknown) and isinstance(value, Unknown)):
             result[key] = value
     return result
 

@@ -30,6 +30,7 @@ from cniguard.collect.iac.terraform.values import (
     to_number,
     to_text,
     type_name,
+    unowned,
 )
 
 RootResolver = Callable[[str], Value]
@@ -206,7 +207,7 @@ class Context:
             assert piece.expr is not None and piece.source is not None
             value = self.with_source(piece.source).evaluate(piece.expr)
             if isinstance(value, Unknown):
-                return value
+                return unowned(value)
             out.append(to_text(value))
         return "".join(out)
 
@@ -247,6 +248,7 @@ class Context:
 
     def _e_string(self, node: Tree[Token]) -> Value:
         out: list[str] = []
+        alone = sum(isinstance(part, Tree) for part in node.children) == 1
         for part in node.children:
             if not isinstance(part, Tree):
                 continue
@@ -261,7 +263,7 @@ class Context:
                 return self.unknown(node, "template directives are not evaluated")
             value = self.evaluate(parts(piece)[0])
             if isinstance(value, Unknown):
-                return value
+                return value if alone else unowned(value)
             out.append(to_text(value))
         return "".join(out)
 

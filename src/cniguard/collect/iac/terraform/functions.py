@@ -21,6 +21,7 @@ from cniguard.collect.iac.terraform.values import (
     to_number,
     to_text,
     type_name,
+    unowned,
 )
 
 Function = Callable[..., Value]
@@ -405,11 +406,11 @@ def call_function(name: str, args: list[Value], where: str) -> Value:
         return Unknown(where, f"function {name}() is not evaluated by cniguard")
     for arg in args:
         if isinstance(arg, Unknown):
-            return arg
+            return unowned(arg)
     if name not in STRUCTURAL:
         found = deep_unknown(args)
         if found:
-            return found
+            return unowned(found)
     try:
         return function(*args)
     except EvalError:

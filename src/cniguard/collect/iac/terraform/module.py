@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
@@ -121,6 +121,10 @@ class ResourceInstance:
     attribute_lines: dict[str, int]
     module_kind: str | None = None
     scope: str = ""  # the root module directory: placeholders are unique per root
+    # set when count / for_each could not be evaluated: the instance may exist (zero or more
+    # times); its values are the body evaluated with ``each`` / ``count.index`` unknown
+    expansion: Unknown | None = None
+    expanded_by: str = ""  # "count" or "for_each" when ``expansion`` is set
 
 
 @dataclass(frozen=True)
@@ -332,10 +336,11 @@ class ModuleInstance:
         if block is None:
             raise EvalError(f"no {kind} {key}")
         expansion = self._expansion(block)
-        if isinstance(expansion, Unknown):
-            return expansion
-        mode, items = expansion
         prefix = key if kind == "resource" else f"data.{key}"
+        if isinstance(expansion, Unknown):
+            # every attribute of these instances comes from this resource (Unknown.owner)
+            return replace(expansion, owner=qualify(self.root_display, self._qualified(prefix)))
+        mode, items = expansion
         objects = []
         for index, context in items:
             address = self._qualified(prefix + ("" if mode == "single" else _index_suffix(index)))
@@ -359,6 +364,16 @@ class ModuleInstance:
         else:
             values = with_computed(resource_type, values, qualify(self.root_display, address))
         return ResourceObject(address, values)
+
+    def _possible_instance(self, block: Block, key: str, expansion: Unknown) -> ResourceObject:
+        """The body of a resource whose ``count`` / ``for_each`` is unknown, evaluated once with
+        ``each`` and ``count.index`` unknown: what each instance would be, if any exists."""
+        meta = "for_each" if "for_each" in block.attributes else "count"
+        unknown = Unknown(f"{key}.{meta}", f"{meta} is unknown: {expansion.describe()}")
+        context = self.context(block.source).bind(
+            each={"key": unknown, "value": unknown}, count={"index": unknown}
+        )
+        return self._instance_object(block, context, self._qualified(key), "resource")
 
     def resource_value(self, resource_type: str, name: str) -> Value:
         key = f"{resource_type}.{name}"
@@ -472,14 +487,9 @@ class ModuleInstance:
             if resource_type not in MAPPED_TYPES:
                 continue
             value = self.resource_value(resource_type, block.labels[1])
+            expansion = value if isinstance(value, Unknown) else None
             if isinstance(value, Unknown):
-                address = self._qualified(key)
-                self.problems.append(
-                    Problem(
-                        address, value, self.origin_for(address, block.line, block.source.display)
-                    )
-                )
-                continue
+                value = self._possible_instance(block, key, value)
             objects = (
                 value
                 if isinstance(value, list)
@@ -503,6 +513,8 @@ class ModuleInstance:
                     lines,
                     self.definition.kind,
                     self.root_display,
+                    expansion,
+                    "for_each" if "for_each" in block.attributes else "count",
                 )
         for name, call in self.definition.calls.items():
             children = self.children(name)

@@ -9,7 +9,7 @@ and ``can()`` catch it, exactly as Terraform does, but never an ``Unknown``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 Value = Any
@@ -17,10 +17,16 @@ Value = Any
 
 @dataclass(frozen=True)
 class Unknown:
+    """``owner``: the resource (root-qualified address) whose own attribute this is, when the
+    value is read straight from it (``aws_eks_cluster.main.name`` with an unresolved name): the
+    mapper links by that reference where it cannot link by value. Deriving a new value from it
+    (a template with more text, a function) drops the owner."""
+
     expr: str
     reason: str
     file: str | None = None
     line: int | None = None
+    owner: str | None = None
 
     def describe(self) -> str:
         where = f" at {self.file}:{self.line}" if self.file and self.line else ""
@@ -53,6 +59,11 @@ class ResourceObject(dict[str, Value]):
         if name in self:
             return self[name]
         return Unknown(f"{self.address}.{name}", "known only after apply")
+
+
+def unowned(value: Unknown) -> Unknown:
+    """The same unknown, no longer the value of one resource (it was transformed)."""
+    return replace(value, owner=None) if value.owner else value
 
 
 def first_unknown(values: Iterator[Value] | list[Value] | tuple[Value, ...]) -> Unknown | None:
