@@ -433,7 +433,9 @@ class ClusterView:
         if ds and (ds.desired or 0) > 0:
             return True, f"the aws-node DaemonSet schedules {ds.desired} pod(s)"
         groups = self.cluster.node_groups
-        linux_ec2 = [g for g in groups or () if g.os == "linux" and g.kind != "auto"]
+        linux_ec2 = [
+            g for g in groups or () if g.os == "linux" and g.kind not in ("auto", "unknown")
+        ]
         if linux_ec2:
             return True, f"{len(linux_ec2)} EC2 Linux node group(s)"
         if any(e.type == "EC2_LINUX" for e in self.cluster.access_entries or ()):
@@ -449,7 +451,9 @@ class ClusterView:
             return True, "aws-auth maps a Linux node role"
         if groups is None:
             return None, "node groups were not read"
-        unread = self.node_sources_unread
+        unread = self.node_sources_unread or "; ".join(
+            g.name for g in groups if g.kind == "unknown" and g.role_arn is None
+        )
         if unread:
             return None, f"{unread} (self-managed nodes may exist)"
         kinds = []

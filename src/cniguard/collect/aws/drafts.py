@@ -126,6 +126,9 @@ def _self_managed_groups(draft: ClusterDraft, auto_role: str | None) -> list[Nod
     ]
 
 
+UNREAD_INSTANCES = "(EC2 instances not read: self-managed and Karpenter nodes unknown)"
+
+
 def _node_groups(draft: ClusterDraft, auto_role: str | None) -> tuple[NodeGroup, ...] | None:
     if draft.managed is None or "nodegroups" in draft.failed:
         return None
@@ -139,6 +142,16 @@ def _node_groups(draft: ClusterDraft, auto_role: str | None) -> tuple[NodeGroup,
         merged.append(
             replace(group, metadata_options=merge_metadata(sources), instance_count=len(members))
         )
+    if draft.instances is None:
+        # Self-managed, Karpenter and Auto Mode nodes are only seen through EC2: without it the
+        # list is incomplete, and a placeholder with an unknown role makes the rules say so.
+        unread = NodeGroup(
+            name=UNREAD_INSTANCES,
+            kind="unknown",
+            role_arn=None,
+            origin=draft.origin("ec2:DescribeInstances"),
+        )
+        return (*merged, unread)
     return tuple(merged + _self_managed_groups(draft, auto_role))
 
 
