@@ -297,7 +297,7 @@ class ClusterView:
             missing.append("the aws-node ServiceAccount was not read")
         if pia is None:
             missing.append("pod identity associations were not read")
-        if addon is None and not self.is_iac:
+        if addon is None:
             missing.append("the vpc-cni add-on was not read")
         if missing:
             return Binding("unknown", reason="; ".join(missing))
