@@ -51,3 +51,20 @@ def test_bad_shard_is_a_usage_error() -> None:
 
     assert result.exit_code == 2
     assert "--shard expects i/N" in result.output
+
+
+def test_watch_scans_live_into_the_store(aws: FakeAws, tmp_path: Path) -> None:
+    from cniguard.store.database import get_engine
+    from cniguard.store.queries import list_scans
+
+    acct = fleet.caller()
+    fleet.cluster(aws, acct, "us-east-1", "watched", subnets=fleet.vpc_subnets(acct, "us-east-1"))
+    db = f"sqlite:///{tmp_path / 'history.db'}"
+
+    result = CliRunner().invoke(
+        app, ["watch", "--db", db, "--iterations", "2", "--every", "1s", *LIVE]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert result.output.count("(1 clusters") == 2
+    assert [s["clusters"] for s in list_scans(get_engine(db))] == [1, 1]

@@ -3,11 +3,15 @@ saved inventory, and the auditor's own least-privilege policy."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import sys
+import typing
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -25,10 +29,8 @@ from cniguard.cli.common import (
     fail,
     load_config_opt,
 )
-
-if TYPE_CHECKING:
-    from cniguard.collect.options import LiveOptions
-    from cniguard.model.inventory import Inventory
+from cniguard.collect.options import LiveOptions  # light: dataclasses only
+from cniguard.model.inventory import Inventory
 
 InventoryOpt = Annotated[
     Path | None,
@@ -116,7 +118,54 @@ def _shard(value: str | None) -> tuple[int, int] | None:
     return int(index), int(count)
 
 
-def live_options(
+# The live-collection options, declared once for `scan`, `collect` and `watch`.
+_LIVE: tuple[tuple[str, object, object], ...] = (
+    ("profile", ProfileOpt, None),
+    ("regions", RegionsOpt, "all"),
+    ("org", OrgOpt, False),
+    ("org_role", OrgRoleOpt, "OrganizationAccountAccessRole"),
+    ("accounts", AccountsOpt, None),
+    ("clusters", ClustersOpt, None),
+    ("kube_export", KubeExportOpt, None),
+    ("kube_context", KubeContextOpt, None),
+    ("kube", KubeLiveOpt, False),
+    ("cloudtrail", CloudTrailOpt, True),
+    ("cloudtrail_days", DaysOpt, 90),
+    ("concurrency", ConcurrencyOpt, 8),
+    ("shard", ShardOpt, None),
+    ("quiet", QuietOpt, False),
+)
+
+
+def with_live_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give a Typer command the live-collection options; it receives them as ``live``, one
+    :class:`LiveOptions`, so the flags are declared (and validated) in one place."""
+    signature = inspect.signature(command)
+    hints = typing.get_type_hints(command, include_extras=True)
+    kept = [
+        p.replace(annotation=hints[p.name])
+        for p in signature.parameters.values()
+        if p.name != "live"
+    ]
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hint)
+        for name, hint, default in _LIVE
+    ]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> None:
+        flags = {name: kwargs.pop(name) for name, _, _ in _LIVE}
+        command(live=_live_options(**flags), **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=[*kept, *added])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {
+        **{k: v for k, v in hints.items() if k != "live"},
+        **{name: hint for name, hint, _ in _LIVE},
+    }
+    return wrapper
+
+
+def _live_options(
     *,
     profile: str | None,
     regions: str,
@@ -133,8 +182,6 @@ def live_options(
     shard: str | None,
     quiet: bool,
 ) -> LiveOptions:
-    from cniguard.collect.options import LiveOptions
-
     return LiveOptions(
         profile=profile,
         regions=None if regions.strip().lower() == "all" else _csv(regions),
@@ -171,8 +218,10 @@ def run_collection(options: LiveOptions) -> Inventory:
     return inventory
 
 
+@with_live_options
 def scan(
     *,
+    live: LiveOptions,
     inventory: InventoryOpt = None,
     fmt: FormatOpt = Fmt.table,
     output: OutputOpt = None,
@@ -180,50 +229,12 @@ def scan(
     fail_on_incomplete: FailIncompleteOpt = False,
     config: ConfigOpt = None,
     db: DbOpt = None,
-    profile: ProfileOpt = None,
-    regions: RegionsOpt = "all",
-    org: OrgOpt = False,
-    org_role: OrgRoleOpt = "OrganizationAccountAccessRole",
-    accounts: AccountsOpt = None,
-    clusters: ClustersOpt = None,
-    kube_export: KubeExportOpt = None,
-    kube_context: KubeContextOpt = None,
-    kube: KubeLiveOpt = False,
-    cloudtrail: CloudTrailOpt = True,
-    cloudtrail_days: DaysOpt = 90,
-    concurrency: ConcurrencyOpt = 8,
-    shard: ShardOpt = None,
-    quiet: QuietOpt = False,
 ) -> None:
     """Audit clusters: live AWS (default) or a saved inventory (--inventory)."""
     from cniguard.engine import evaluate
-    from cniguard.model.codec import InputError, load_inventory
 
     cfg = load_config_opt(config)
-    if inventory is not None:
-        try:
-            inv = load_inventory(inventory)
-        except InputError as exc:
-            raise fail(str(exc)) from None
-    else:
-        inv = run_collection(
-            live_options(
-                profile=profile,
-                regions=regions,
-                org=org,
-                org_role=org_role,
-                accounts=accounts,
-                clusters=clusters,
-                kube_export=kube_export,
-                kube_context=kube_context,
-                kube=kube,
-                cloudtrail=cloudtrail,
-                cloudtrail_days=cloudtrail_days,
-                concurrency=concurrency,
-                shard=shard,
-                quiet=quiet,
-            )
-        )
+    inv = load_inventory_opt(inventory) if inventory is not None else run_collection(live)
     report = evaluate(inv, cfg)
     emit(
         report,
@@ -235,51 +246,32 @@ def scan(
     )
 
 
+def load_inventory_opt(path: Path) -> Inventory:
+    """A saved inventory, or one clear error line (exit 2)."""
+    from cniguard.model.codec import InputError, load_inventory
+
+    try:
+        return load_inventory(path)
+    except InputError as exc:
+        raise fail(str(exc)) from None
+
+
+@with_live_options
 def collect(
     *,
+    live: LiveOptions,
     output: Annotated[Path, typer.Option("--output", "-o", help="Inventory JSON to write.")],
     fail_on_incomplete: FailIncompleteOpt = False,
-    profile: ProfileOpt = None,
-    regions: RegionsOpt = "all",
-    org: OrgOpt = False,
-    org_role: OrgRoleOpt = "OrganizationAccountAccessRole",
-    accounts: AccountsOpt = None,
-    clusters: ClustersOpt = None,
-    kube_export: KubeExportOpt = None,
-    kube_context: KubeContextOpt = None,
-    kube: KubeLiveOpt = False,
-    cloudtrail: CloudTrailOpt = True,
-    cloudtrail_days: DaysOpt = 90,
-    concurrency: ConcurrencyOpt = 8,
-    shard: ShardOpt = None,
-    quiet: QuietOpt = False,
 ) -> None:
     """Read live AWS (and Kubernetes) read-only into an inventory file, without evaluating."""
     from cniguard.model.codec import save_inventory
 
-    inv = run_collection(
-        live_options(
-            profile=profile,
-            regions=regions,
-            org=org,
-            org_role=org_role,
-            accounts=accounts,
-            clusters=clusters,
-            kube_export=kube_export,
-            kube_context=kube_context,
-            kube=kube,
-            cloudtrail=cloudtrail,
-            cloudtrail_days=cloudtrail_days,
-            concurrency=concurrency,
-            shard=shard,
-            quiet=quiet,
-        )
-    )
+    inv = run_collection(live)
     try:
         save_inventory(inv, output)
     except OSError as exc:
         raise fail(f"{output}: cannot write: {exc.strerror or exc}") from None
-    if not quiet:
+    if not live.quiet:
         typer.echo(
             f"cniguard: wrote inventory of {len(inv.clusters)} cluster(s) to {output}", err=True
         )

@@ -11,6 +11,9 @@ from typing import Annotated, Any
 import typer
 
 from cniguard.cli.common import ConfigOpt, Sev, fail, load_config_opt
+from cniguard.cli.scan import with_live_options
+from cniguard.collect.options import LiveOptions
+from cniguard.model.finding import Report
 
 StoreDbOpt = Annotated[
     str,
@@ -119,27 +122,27 @@ def serve(
     uvicorn.run(create_app(db, token=token), host=host, port=port, log_level="info")
 
 
-def scan_report(inventory: Path | None, demo: bool, config: Path | None) -> Any:
-    """One evaluation, as `scan --inventory` or `demo` make it (live scanning lands separately)."""
+def scan_report(
+    inventory: Path | None, demo: bool, config: Path | None, live: LiveOptions
+) -> Report:
+    """One evaluation, exactly as `scan` (live or --inventory) or `demo` makes it."""
+    from cniguard.cli.scan import load_inventory_opt, run_collection
     from cniguard.engine import evaluate
-    from cniguard.model.codec import InputError, load_inventory
 
     if demo:
         from cniguard.demo import build_fleet, demo_config
 
         cfg = load_config_opt(config) if config else demo_config()
         return evaluate(build_fleet(), cfg)
-    if inventory is None:
-        raise fail("watch needs --inventory FILE or --demo (live scanning is not available yet)")
-    try:
-        inv = load_inventory(inventory)
-    except InputError as exc:
-        raise fail(str(exc)) from None
-    return evaluate(inv, load_config_opt(config))
+    cfg = load_config_opt(config)
+    inv = load_inventory_opt(inventory) if inventory is not None else run_collection(live)
+    return evaluate(inv, cfg)
 
 
+@with_live_options
 def watch(
     *,
+    live: LiveOptions,
     db: StoreDbOpt = "default",
     every: Annotated[str, typer.Option("--every", help="Time between scans, e.g. 15m.")] = "15m",
     alert_on: Annotated[
@@ -167,7 +170,7 @@ def watch(
     remaining = 1 if once else iterations
     while True:
         started = time.monotonic()
-        report = scan_report(inventory, demo, config)
+        report = scan_report(inventory, demo, config, live)
         scan_id = save_report(db, report)
         sent = deliver(get_engine(db), webhook, alert_on.value) if webhook else 0
         typer.echo(
