@@ -267,6 +267,14 @@ class ClusterView:
         return False
 
     @cached_property
+    def pod_identity_target(self) -> str | None:
+        """The association's ``targetRoleArn``: EKS chains into it, so it holds the permissions."""
+        for a in self.cluster.pod_identity_associations or ():
+            if a.namespace == KUBE_SYSTEM and a.service_account == self.service_account_name:
+                return a.target_role_arn
+        return None
+
+    @cached_property
     def annotation_role(self) -> str | Literal[False] | None:
         sa = self.service_account
         if sa is None:
@@ -331,8 +339,16 @@ class ClusterView:
         return self.index.role(self.binding.role_arn)
 
     @cached_property
+    def grant_role(self) -> Role | None:
+        """The role whose policies aws-node's dedicated identity ends up with (the pod identity
+        association's target role when it chains into another account)."""
+        if self.binding.kind == "pod_identity" and self.pod_identity_target:
+            return self.index.role(self.pod_identity_target)
+        return self.dedicated_role
+
+    @cached_property
     def dedicated_grant(self) -> RoleGrant | None:
-        role = self.dedicated_role
+        role = self.grant_role
         return self.index.grant(role, self.cluster.region) if role else None
 
     @cached_property

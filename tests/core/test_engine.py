@@ -300,3 +300,24 @@ def test_broken_dedicated_identity_is_mode_none() -> None:
     )
     report = evaluate(inventory(roles=(node_role(), cni_role(trust=wrong_sub))))
     assert (report.clusters[0].cni_identity, report.clusters[0].compliant) == ("none", False)
+
+
+def test_pod_identity_target_role_holds_the_permissions() -> None:
+    from cniguard.demo.builders import EC2_TRUST, role
+    from core.scenarios import pod_identity_cluster
+
+    target = "arn:aws:iam::444455556666:role/cni-target"
+    base = pod_identity_cluster()
+    c = base.clusters[0]
+    pia = replace(c.pod_identity_associations[0], target_role_arn=target)  # type: ignore[index]
+    source = cni_role(trust=base.roles[1].trust_policy, policies=())
+    chained = replace(c, pod_identity_associations=(pia,))
+    granting = role("444455556666", "cni-target", trust=EC2_TRUST, policies=(cni_managed(),))
+    ok = evaluate(replace(base, clusters=(chained,), roles=(node_role(), source, granting)))
+    assert (ok.clusters[0].cni_identity, ok.clusters[0].compliant) == ("pod_identity", True)
+    bare = replace(granting, policies=())
+    broken = evaluate(replace(base, clusters=(chained,), roles=(node_role(), source, bare)))
+    cni001 = next(f for f in broken.findings if f.rule_id == "CNI001")
+    assert cni001.status == "fail" and f"{target} lacks" in cni001.message
+    unread = evaluate(replace(base, clusters=(chained,), roles=(node_role(), source)))
+    assert next(f.status for f in unread.findings if f.rule_id == "CNI001") == "unknown"

@@ -41,6 +41,15 @@ def _dedicated_status(view: ClusterView) -> DedicatedStatus:
         return DedicatedStatus(
             works=False, problems=(f"role {role.arn} does not exist",), causes=("CNI004",)
         )
+    target = view.grant_role
+    if target is None:
+        return DedicatedStatus(
+            works=None, unknown=(f"target role {view.pod_identity_target} was not read",)
+        )
+    if not target.exists:
+        return DedicatedStatus(
+            works=False, problems=(f"target role {target.arn} does not exist",), causes=("CNI004",)
+        )
     problems: list[str] = []
     unknown: list[str] = []
     causes: list[str] = []
@@ -49,12 +58,12 @@ def _dedicated_status(view: ClusterView) -> DedicatedStatus:
     ok, missing, why = view.check_grant(grant)
     if ok is False:
         denied = [a for a in missing if grant.level(a) == "denied"]
-        problems.append(f"{role.arn} lacks {', '.join(missing)}")
+        problems.append(f"{target.arn} lacks {', '.join(missing)}")
         causes.append("CNI004" if denied else "CNI001")
         if _wrong_family(view, grant):
             causes.append("CNI003")
     elif ok is None:
-        unknown.append(f"{role.arn}: {why}")
+        unknown.append(f"{target.arn}: {why}")
     trust = view.trust
     if trust is not None:
         if trust.can_assume is None:
