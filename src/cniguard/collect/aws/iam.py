@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from cniguard.collect.aws.context import RunContext
 from cniguard.collect.aws.errors import Where, error_code
@@ -87,7 +87,7 @@ def account_size(ctx: RunContext, scope: AccountScope) -> int | None:
     def read() -> int | None:
         try:
             summary = scope.clients.get("iam").get_account_summary()["SummaryMap"]
-        except ClientError:
+        except (ClientError, BotoCoreError):
             return None  # only a cost estimate: per-role reads still read everything
         return int(summary.get("Roles", 0)) + int(summary.get("Policies", 0))
 
@@ -124,7 +124,7 @@ def read_details(ctx: RunContext, scope: AccountScope) -> AccountDetails | None:
                     None,
                 )
                 details.policies[policy["Arn"]] = (default, doc)
-    except ClientError:
+    except (ClientError, BotoCoreError):
         return None  # fall back to per-role reads, which record their own gaps
     return details
 
