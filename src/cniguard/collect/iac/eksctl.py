@@ -26,7 +26,7 @@ from typing import Any
 
 from cniguard.collect.iac import synthetic
 from cniguard.collect.iac.base import IacFragment
-from cniguard.collect.iac.marked_yaml import MarkedDict, YamlSyntaxError, load_all
+from cniguard.collect.iac.marked_yaml import MarkedDict, load_file
 from cniguard.model.common import JsonDict, Origin
 from cniguard.model.inventory import (
     Addon,
@@ -523,20 +523,9 @@ def collect_eksctl(paths: Sequence[Path]) -> IacFragment:
     """Every ClusterConfig in the files at ``paths``."""
     out = IacFragment()
     for path in paths:
-        try:
-            docs = load_all(path.read_text(encoding="utf-8-sig"))
-        except YamlSyntaxError as exc:
-            out.gaps.append(
-                Gap(
-                    what="iac:parse",
-                    reason=f"syntax error: {exc}",
-                    resource=str(path),
-                    line=exc.line or None,
-                )
-            )
-            continue
-        except (OSError, UnicodeDecodeError) as exc:
-            out.gaps.append(Gap(what="iac:parse", reason=f"cannot read: {exc}", resource=str(path)))
+        docs = load_file(path)
+        if isinstance(docs, Gap):
+            out.gaps.append(docs)
             continue
         out.files_read.append(str(path))
         for doc in docs:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cniguard.collect.iac.marked_yaml import MarkedDict, YamlSyntaxError, load_all
+from cniguard.collect.iac.marked_yaml import MarkedDict, load_file
 from cniguard.model.common import Origin
 from cniguard.model.inventory import Gap
 from cniguard.model.kube import ServiceAccount
@@ -86,22 +86,9 @@ def collect_manifests(manifests: Sequence[Path], helm_values: Sequence[Path]) ->
     out = ManifestResult()
     for paths, reader in ((manifests, _from_manifest), (helm_values, _from_helm_values)):
         for path in paths:
-            try:
-                docs = load_all(path.read_text(encoding="utf-8-sig"))
-            except YamlSyntaxError as exc:
-                out.gaps.append(
-                    Gap(
-                        what="iac:parse",
-                        reason=f"syntax error: {exc}",
-                        resource=str(path),
-                        line=exc.line or None,
-                    )
-                )
-                continue
-            except (OSError, UnicodeDecodeError) as exc:
-                out.gaps.append(
-                    Gap(what="iac:parse", reason=f"cannot read: {exc}", resource=str(path))
-                )
+            docs = load_file(path)
+            if isinstance(docs, Gap):
+                out.gaps.append(docs)
                 continue
             out.files_read.append(str(path))
             for doc in docs:

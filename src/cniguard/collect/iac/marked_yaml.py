@@ -6,9 +6,12 @@ and these containers keep them without changing how the values behave as dicts a
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
+
+from cniguard.model.inventory import Gap
 
 
 class MarkedDict(dict[Any, Any]):
@@ -85,3 +88,18 @@ def load_all(text: str) -> list[Any]:
         raise YamlSyntaxError(str(exc), 0) from None
     except RecursionError:
         raise YamlSyntaxError("nesting too deep", 0) from None
+
+
+def load_file(path: Path) -> list[Any] | Gap:
+    """The documents of a YAML/JSON file, or the Gap (file, line) saying why it was not read."""
+    try:
+        return load_all(path.read_text(encoding="utf-8-sig"))
+    except YamlSyntaxError as exc:
+        return Gap(
+            what="iac:parse",
+            reason=f"syntax error: {exc}",
+            resource=str(path),
+            line=exc.line or None,
+        )
+    except (OSError, UnicodeDecodeError) as exc:
+        return Gap(what="iac:parse", reason=f"cannot read: {exc}", resource=str(path))
