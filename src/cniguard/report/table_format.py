@@ -55,9 +55,11 @@ def _clusters_table(report: Report) -> Table:
         table.add_column(column, overflow="fold")
     table.add_column("Failing rules", overflow="fold")
     table.add_column("Unknown", overflow="fold")
-    for row in cluster_rows(report):
+    for row, cluster in zip(cluster_rows(report), report.clusters, strict=True):
+        where = cluster.location
+        name = f"{row.name}\n{where.file}:{where.line}" if where and where.line else row.name
         table.add_row(
-            Text(row.name),
+            Text(name),
             Text(row.account or "-"),
             Text(row.region or "-"),
             Text(row.environment or "-"),
