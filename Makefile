@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench docs clean
+.PHONY: demo test lint typecheck unit bench bench-deps docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,17 @@ test: lint typecheck unit
 docs: $(STAMP)
 	$(BIN)/cniguard rules --markdown -o docs/rules.md
 
+# Benchmarks (not part of the test suite); each prints its own figures.
 bench: $(STAMP)
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/bench_engine.py
+	$(BIN)/python bench/bench_iac.py --checkov-venv .bench/checkov
+	$(BIN)/python bench/bench_collect.py
+	$(BIN)/python bench/bench_store.py
+
+# checkov for the IaC comparison, in its own venv (installed here, never during a benchmark).
+bench-deps:
+	$(PYTHON) -m venv .bench/checkov
+	.bench/checkov/bin/python -m pip install --quiet checkov
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .bench .mypy_cache .ruff_cache .pytest_cache

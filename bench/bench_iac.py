@@ -4,8 +4,8 @@ Trees: (a) a generated 2,000-file Terraform tree (200 root modules of 10 files: 
 with node group maps, raw clusters with IRSA, IRSA/pod-identity modules); (b) a copy of
 terraform-aws-modules/terraform-aws-eks given with ``--eks-repo`` (skipped when absent).
 Each tool runs in its own process; wall time and peak RSS come from ``os.wait4``. A third
-process only parses the tree's files with python-hcl2, the floor of the collector. checkov is
-installed into a separate venv (``--checkov-venv``) on first use, restricted to
+process only parses the tree's files with python-hcl2, the floor of the collector. checkov runs
+from its own venv (``--checkov-venv``, made by ``make bench-deps``), restricted to
 ``--framework terraform`` and its EKS/IAM checks. Nothing here talks to AWS.
 
     python bench/bench_iac.py [--eks-repo DIR] [--checkov-venv DIR] [--no-checkov]
@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import venv
 from pathlib import Path
 
 CHECKOV_CHECKS = ",".join([
@@ -184,14 +183,12 @@ def measure(command: list[str]) -> tuple[float, float, str]:
 
 
 def checkov_binary(venv_dir: Path) -> Path | None:
+    """checkov from its own venv, installed beforehand (`make bench-deps`): a benchmark run
+    never reaches a network."""
     binary = venv_dir / "bin" / "checkov"
     if not binary.exists():
-        print(f"installing checkov into {venv_dir} (one time) ...", flush=True)
-        venv.create(venv_dir, with_pip=True)
-        result = subprocess.run([str(venv_dir / "bin" / "pip"), "install", "-q", "checkov"],
-                                check=False)
-        if result.returncode != 0:
-            return None
+        print(f"checkov not found in {venv_dir}: run `make bench-deps` first; skipping it")
+        return None
     return binary
 
 
@@ -210,6 +207,7 @@ def run(name: str, tree: Path, checkov: Path | None) -> None:
     c_seconds, c_rss, _ = measure([
         str(checkov), "-d", str(tree), "--framework", "terraform", "--check", CHECKOV_CHECKS,
         "--quiet", "--compact", "-o", "json", "--download-external-modules", "false",
+        "--skip-download",  # no guideline download: benchmarks never leave 127.0.0.1
     ])
     print(f"  checkov   {c_seconds:8.2f} s  {c_rss:8.1f} MiB peak RSS")
     print(f"  ratio     {c_seconds / seconds:8.1f}x faster, {c_rss / rss:5.1f}x less memory "
@@ -221,7 +219,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--eks-repo", type=Path, help="a copy of terraform-aws-eks")
     parser.add_argument("--checkov-venv", type=Path,
-                        default=Path(tempfile.gettempdir()) / "cniguard-bench-checkov")
+                        default=Path(".bench/checkov"))
     parser.add_argument("--no-checkov", action="store_true")
     args = parser.parse_args()
     checkov = None if args.no_checkov else checkov_binary(args.checkov_venv)

@@ -103,6 +103,9 @@ def test_objects_the_caller_froze_stay_frozen(tree: list[Path]) -> None:
     try:
         frozen = gc.get_freeze_count()
         collect_terraform(tree)
-        assert (gc.isenabled(), gc.get_freeze_count()) == (True, frozen)
+        # still frozen, and nothing of the collector's added (a frozen object may still be freed
+        # by reference counting meanwhile, so the count can only shrink)
+        assert gc.isenabled()
+        assert 0 < gc.get_freeze_count() <= frozen
     finally:
         gc.unfreeze()
