@@ -8,7 +8,7 @@ identity association. Every derived fact can be ``None`` (unknown), and says why
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, Literal, TypeVar
 
 from cniguard.config import Config
@@ -95,6 +95,7 @@ class PodEnvSummary:
     irsa_roles: dict[str, tuple[str, ...]] = field(default_factory=dict)  # role -> pod names
     pod_identity: tuple[str, ...] = ()
     without: tuple[str, ...] = ()  # pods with neither: they fall back to the node role
+    indirect: tuple[str, ...] = ()  # AWS_ROLE_ARN set through valueFrom: IRSA, role unknown
 
 
 def normalize_role_arn(arn: str) -> str:
@@ -214,14 +215,21 @@ class ClusterView:
 
     @cached_property
     def aws_node_pods(self) -> tuple[Pod, ...] | None:
-        if self.kube is None or self.kube.pods is None:
+        """Running aws-node pods; None when not read, or when the DaemonSet schedules pods but
+        none were found (an export that left them out, not a cluster without them)."""
+        kube = self.kube
+        if kube is None or kube.pods is None or not kube.aws_node_pods_read:
             return None
-        return tuple(
+        pods = tuple(
             p
-            for p in self.kube.pods
+            for p in kube.pods
             if p.namespace == KUBE_SYSTEM
             and ((p.labels or {}).get("k8s-app") == AWS_NODE or p.owner_name == AWS_NODE)
         )
+        ds = self.daemonset
+        if not pods and ds and (ds.desired or 0) > 0:
+            return None
+        return pods
 
     @cached_property
     def pod_env(self) -> PodEnvSummary | None:
@@ -231,12 +239,15 @@ class ClusterView:
         irsa: dict[str, list[str]] = {}
         pi: list[str] = []
         without: list[str] = []
+        indirect: list[str] = []
         for pod in pods:
             main = next((c for c in pod.containers if c.name == AWS_NODE), None)
             containers = [main] if main else list(pod.containers)
             role = next((c.env_value(IRSA_ENV) for c in containers if c.env_value(IRSA_ENV)), None)
             if role:
                 irsa.setdefault(role, []).append(pod.name)
+            elif any(c.env_by_reference(IRSA_ENV) for c in containers):
+                indirect.append(pod.name)  # AWS_ROLE_ARN from valueFrom: which role is unknown
             elif any(c.env_value(POD_IDENTITY_ENV) for c in containers):
                 pi.append(pod.name)
             else:
@@ -246,6 +257,7 @@ class ClusterView:
             irsa_roles={k: tuple(v) for k, v in irsa.items()},
             pod_identity=tuple(pi),
             without=tuple(without),
+            indirect=tuple(indirect),
         )
 
     # --- EKS objects ---------------------------------------------------------------------------
@@ -319,6 +331,18 @@ class ClusterView:
             if env.irsa_roles:
                 role = max(env.irsa_roles, key=lambda r: len(env.irsa_roles[r]))
                 return Binding("irsa", role, "pods", "AWS_ROLE_ARN in running aws-node pods")
+            if env.indirect:  # IRSA by reference: the role is the one configured, if any
+                configured = self.configured_binding
+                if configured.kind == "irsa":
+                    return replace(
+                        configured,
+                        reason=f"{configured.reason}; pods set AWS_ROLE_ARN through valueFrom",
+                    )
+                return Binding(
+                    "unknown",
+                    reason="aws-node pods set AWS_ROLE_ARN through "
+                    "valueFrom and no IRSA role is configured",
+                )
             if env.pod_identity:
                 configured = self.configured_binding
                 pi_role = configured.role_arn if configured.kind == "pod_identity" else None

@@ -402,3 +402,13 @@ def test_imds_disabled_endpoint_is_not_reachable() -> None:
         clusters=(cluster(node_groups=(ng,)),), roles=(node_role(cni_managed()), cni_role())
     )
     assert next(f.severity for f in evaluate(inv).findings if f.rule_id == "CNI002") == "high"
+
+
+def test_one_unread_metadata_setting_is_unknown_exposure() -> None:
+    for opts in (MetadataOptions("required", None, "enabled"), MetadataOptions(None, 1, "enabled")):
+        ng = replace(node_group("ng", NODE_ROLE), metadata_options=opts)
+        inv = inventory(
+            clusters=(cluster(node_groups=(ng,)),), roles=(node_role(cni_managed()), cni_role())
+        )
+        finding = next(f for f in evaluate(inv).findings if f.rule_id == "CNI002")
+        assert (finding.severity, finding.evidence["pods_reach_imds"]) == ("high", None)

@@ -165,6 +165,11 @@ class _ExportReader:
             hinted = item_kind or _kind_from_file_name(path)
             if hinted in KIND_FIELDS:
                 self.collection.read.add(KIND_FIELDS[hinted])
+            if hinted == "Pod":  # an empty pod list: its file name says which pods it lists
+                name = path.name.lower()
+                scopes = {"aws-node"} if "aws-node" in name or "kube-system" in name else set()
+                scopes |= {"workloads"} if "pending" in name or "stuck" in name else set()
+                self.collection.pod_scopes |= scopes or {"aws-node", "workloads"}
             return
         for item in items:
             if not isinstance(item, dict):

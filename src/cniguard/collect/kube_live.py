@@ -169,6 +169,8 @@ class _LiveReader:
         if len(results) < len(requests):
             return
         self.collection.read.add(kube_field)
+        if kind == "Pod":  # both pod lists were read, whether or not they held anything
+            self.collection.pod_scopes |= {"aws-node", "workloads"}
         for operation, items in results:
             origin = Origin(source="k8s", context=self.context, api=operation)
             self.collection.add_all(kind, items, origin, resource=operation)

@@ -279,6 +279,9 @@ class KubeCollection:
     _events: dict[tuple[str, str], Event] = field(default_factory=dict, init=False)
     _nodes: dict[str, Node] = field(default_factory=dict, init=False)
     _aws_auth: tuple[AwsAuthRole, ...] = field(default=(), init=False)
+    # which pods were listed: "aws-node" (kube-system) and/or "workloads" (other namespaces);
+    # a live read lists both
+    pod_scopes: set[str] = field(default_factory=set)
 
     def add(
         self, kind: str, obj: JsonDict, origin: Origin | None, *, resource: str | None = None
@@ -288,6 +291,9 @@ class KubeCollection:
         # ConfigMaps of other namespaces say nothing about whether aws-auth exists.
         if kind != "ConfigMap" or _meta_str(obj, "namespace") == KUBE_SYSTEM:
             self.read.add(kube_field)
+        if kind == "Pod":  # kube-system pods speak for aws-node, others for workloads
+            system = _meta_str(obj, "namespace") == KUBE_SYSTEM
+            self.pod_scopes.add("aws-node" if system else "workloads")
         try:
             self._add(kind, obj, origin)
         except MalformedObject as exc:
@@ -356,6 +362,9 @@ class KubeCollection:
             events=self._field("events", _sorted(self._events)),
             nodes=self._field("nodes", _sorted(self._nodes)),
             aws_auth=self._field("aws_auth", self._aws_auth),
+            # only meaningful when pods were read at all (otherwise `pods` is None)
+            aws_node_pods_read="aws-node" in self.pod_scopes or "pods" not in self.read,
+            workload_pods_read="workloads" in self.pod_scopes or "pods" not in self.read,
         )
 
 

@@ -28,10 +28,15 @@ class Container:
     waiting_reason: str | None = None
 
     def env_value(self, name: str) -> str | None:
+        """The literal value of ``name`` ("" when set through valueFrom); None when absent."""
         for var in self.env:
             if var.name == name:
                 return var.value if var.value is not None else ""
         return None
+
+    def env_by_reference(self, name: str) -> bool:
+        """``name`` is set, but through valueFrom: its value is not known from the pod spec."""
+        return any(var.name == name and var.value is None for var in self.env)
 
 
 @dataclass(frozen=True)
@@ -120,3 +125,7 @@ class KubeState:
     events: tuple[Event, ...] | None = None
     nodes: tuple[Node, ...] | None = None
     aws_auth: tuple[AwsAuthRole, ...] | None = None  # None: not read; () : no ConfigMap/entries
+    # `pods` holds aws-node pods and stuck workload pods; an export may hold only one of the two,
+    # and the other then counts as not read.
+    aws_node_pods_read: bool = True
+    workload_pods_read: bool = True

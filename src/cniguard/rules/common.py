@@ -104,7 +104,7 @@ def imds_exposure(groups: tuple[NodeGroup, ...]) -> tuple[bool | None, list[str]
     unknown: list[str] = []
     for g in groups:
         opts = g.metadata_options
-        if opts is None or (opts.http_tokens is None and opts.hop_limit is None):
+        if opts is None:
             unknown.append(g.name)
             continue
         if opts.http_endpoint == "disabled":
@@ -113,6 +113,8 @@ def imds_exposure(groups: tuple[NodeGroup, ...]) -> tuple[bool | None, list[str]
             reachable.append(f"{g.name}: IMDSv1 allowed (HttpTokens=optional)")
         elif opts.hop_limit is not None and opts.hop_limit > 1:
             reachable.append(f"{g.name}: hop limit {opts.hop_limit}")
+        elif opts.http_tokens is None or opts.hop_limit is None:
+            unknown.append(g.name)  # one setting unread: pods may still reach IMDS
     if reachable:
         return True, reachable
     if unknown or not groups:

@@ -343,6 +343,15 @@ def cni015(view: ClusterView, r: Rule) -> Iterator[Finding]:
             evidence=evidence,
             resource=f"{view.cluster.arn}/kube-system/daemonset/aws-node",
         )
+    elif env.indirect:
+        yield r.finding(
+            view,
+            "unknown",
+            f"{len(env.indirect)} aws-node pod(s) set AWS_ROLE_ARN through valueFrom: which role "
+            "they run with cannot be read from the pods.",
+            evidence={**evidence, "pods_with_role_by_reference": list(env.indirect)},
+            resource=f"{view.cluster.arn}/kube-system/daemonset/aws-node",
+        )
     else:
         yield r.finding(
             view,

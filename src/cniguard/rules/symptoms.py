@@ -68,7 +68,7 @@ def _sandbox_events(events: tuple[Event, ...]) -> dict[tuple[str, str], list[Eve
 )
 def cni030(view: ClusterView, r: Rule) -> Iterator[Finding]:
     kube = view.kube
-    if kube is None or kube.pods is None:
+    if kube is None or kube.pods is None or not kube.workload_pods_read:
         yield r.finding(view, "unknown", "Pods were not read.", evidence={"missing": "k8s:pods"})
         return
     now = parse_time(kube.collected_at)
