@@ -160,7 +160,11 @@ def _pod(pod: shapes.PodObject, origin: Origin | None) -> Pod:
 
 
 def _is_aws_node_pod(pod: Pod) -> bool:
-    return pod.namespace == KUBE_SYSTEM and (pod.labels or {}).get("k8s-app") == AWS_NODE
+    """Labelled k8s-app=aws-node, or owned by the aws-node DaemonSet (a relabelled chart)."""
+    return pod.namespace == KUBE_SYSTEM and (
+        (pod.labels or {}).get("k8s-app") == AWS_NODE
+        or (pod.owner_kind, pod.owner_name) == ("DaemonSet", AWS_NODE)
+    )
 
 
 def _is_stuck(pod: shapes.PodObject) -> bool:
