@@ -50,7 +50,7 @@ def run_rule(rule: Rule, view: ClusterView) -> list[Finding]:
     """The rule's findings on one cluster; an exception becomes one ``unknown`` finding."""
     if rule.aws_node and view.aws_node_runs[0] is False:
         return []  # not applicable: aws-node does not run on this cluster
-    if view.inventory.kind != "iac":
+    if rule.needs and view.inventory.kind != "iac":
         missing = [n for n in rule.needs if n not in view.inventory.sources]
         if missing:
             reason = "; ".join(NOT_COLLECTED[n] for n in missing)
@@ -117,6 +117,9 @@ def compliance(mode: IdentityMode, findings: list[Finding]) -> bool | None:
 
 
 def _link_causes(findings: list[Finding]) -> list[Finding]:
+    """Symptom findings (CNI030-032) name the cause findings of the same cluster."""
+    if not any(f.status == "fail" and f.rule_id in SYMPTOM_RULES for f in findings):
+        return findings
     causes = [
         {
             "rule_id": f.rule_id,
