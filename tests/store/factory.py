@@ -17,6 +17,7 @@ from cniguard.model.finding import (
 
 ACCOUNT = "111122223333"
 REGION = "eu-west-1"
+ALL_SOURCES = ("aws", "k8s", "cloudtrail")
 
 
 def arn(name: str, account: str = ACCOUNT, region: str = REGION) -> str:
@@ -84,8 +85,9 @@ def report(
     *,
     gaps: list[dict[str, Any]] | None = None,
     duration: float | None = None,
+    sources: Sequence[str] = ALL_SOURCES,
 ) -> Report:
-    coverage: dict[str, Any] = {"gaps": gaps or []}
+    coverage: dict[str, Any] = {"gaps": gaps or [], "sources": list(sources)}
     if duration is not None:
         coverage["duration_seconds"] = duration
     return Report(

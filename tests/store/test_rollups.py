@@ -14,7 +14,8 @@ from cniguard.model.finding import Finding, IdentityMode, Severity
 from cniguard.store import save_report
 from cniguard.store.database import alembic_config, get_engine, upgrade, write_transaction
 from cniguard.store.kpi import compute_kpis
-from cniguard.store.schema import ClusterDay, ClusterLatest, FleetDay, IncidentDay
+from cniguard.store.schema import ClusterDay, ClusterLatest, FleetDay, Incident, IncidentDay
+from cniguard.store.scope import as_utc
 
 from .factory import cluster, finding, report
 from .reference_kpi import reference_kpis
@@ -70,10 +71,26 @@ def _derived_rows(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
         }
 
 
+def _incident_spans(engine: Engine) -> dict[int, list[tuple[dt.datetime, dt.datetime | None]]]:
+    spans: dict[int, list[tuple[dt.datetime, dt.datetime | None]]] = {}
+    with engine.connect() as conn:
+        for finding_id, opened, resolved in conn.execute(
+            select(Incident.finding_id, Incident.opened_at, Incident.resolved_at)
+            .order_by(Incident.opened_at)
+        ):
+            spans.setdefault(finding_id, []).append(
+                (as_utc(opened), as_utc(resolved) if resolved is not None else None))
+    return spans
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_rollup_kpis_equal_the_raw_history(db_url: str, seed: int) -> None:
     times = _history(db_url, seed)
     engine = get_engine(db_url)
+    for spans in _incident_spans(engine).values():  # the late scan neither rewinds nor overlaps
+        times_in_order = [t for span in spans for t in span if t is not None]
+        assert times_in_order == sorted(times_in_order)
+        assert all(resolved is not None for _, resolved in spans[:-1])
     windows = (None, dt.timedelta(hours=3), dt.timedelta(days=1),
                dt.timedelta(days=2, hours=5), dt.timedelta(days=30))
     moments = (times[-1] + dt.timedelta(hours=1), times[len(times) // 2],

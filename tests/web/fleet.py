@@ -47,7 +47,8 @@ def build_store(tmp_path: Path) -> str:
                          ("2026-03-02T06:00:00Z", (node_role,))):
         save_report(url, Report(kind="live", generated_at=at, tool_version="0.1.0",
                                 clusters=clusters, findings=findings,
-                                coverage={"gaps": [], "duration_seconds": 4.5}))
+                                coverage={"gaps": [], "sources": ["aws", "k8s"],
+                                          "duration_seconds": 4.5}))
     return url
 
 

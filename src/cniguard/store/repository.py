@@ -160,8 +160,24 @@ def _track_findings(
             incident.resolution = resolution
             tally.closed(incident, at, resolution)
 
+    def open_incident(rec: StoredFinding, finding: Finding) -> None:
+        session.flush()
+        rec.is_open = True
+        rec.resolved_at = None
+        incident = Incident(
+            finding_id=rec.id, rule_id=finding.rule_id, severity=finding.severity,
+            cluster=finding.cluster, opened_at=at, opened_scan_id=scan_id,
+        )
+        session.add(incident)
+        tally.opened(incident, at)
+
     for fingerprint, finding in latest.items():
         rec = records.get(fingerprint)
+        if rec is not None and newer_than(rec, at):
+            if finding.active and late_failure_opens(rec, at):
+                rec.first_seen = min(as_utc(rec.first_seen), at)
+                open_incident(rec, finding)
+            continue
         if finding.status == "pass":
             if rec is not None:
                 rec.status = "pass"
@@ -176,26 +192,39 @@ def _track_findings(
             session.add(rec)
             records[fingerprint] = rec
         _copy_details(rec, finding, scan_id)
-        rec.last_seen = max(as_utc(rec.last_seen), at)
+        rec.last_seen = at
         if finding.active and not rec.is_open:
-            session.flush()
-            rec.is_open = True
-            rec.resolved_at = None
-            incident = Incident(
-                finding_id=rec.id, rule_id=finding.rule_id, severity=finding.severity,
-                cluster=finding.cluster, opened_at=at, opened_scan_id=scan_id,
-            )
-            session.add(incident)
-            tally.opened(incident, at)
+            open_incident(rec, finding)
         elif finding.status == "fail" and not finding.active and rec.is_open:
             close(rec, "suppressed")
 
     for fingerprint, rec in records.items():
-        if fingerprint in latest or not rec.is_open or as_utc(rec.last_seen) > at:
+        if fingerprint in latest or not rec.is_open or newer_than(rec, at):
             continue
         if scope.can_resolve(rec.rule_id, rec.cluster, rec.account, rec.region, rec.resource):
             close(rec, "fixed")
     tally.apply(session)
+
+
+def newer_than(rec: StoredFinding, at: dt.datetime) -> bool:
+    """Whether the store holds an observation of ``rec`` newer than a report stamped ``at``.
+
+    Its last failure (``last_seen``) or its resolution: a report stored late, older than either,
+    neither resolves, re-opens nor rewrites the finding, so no incident closes before it opened.
+    """
+    newest = as_utc(rec.last_seen)
+    if rec.resolved_at is not None:
+        newest = max(newest, as_utc(rec.resolved_at))
+    return newest > at
+
+
+def late_failure_opens(rec: StoredFinding, at: dt.datetime) -> bool:
+    """Whether an active failure stored late still opens ``rec``: only when every newer
+    observation is ``unknown`` (not a fix, a suppression or an open incident), as it would have
+    stayed open had the reports come in order. Its details stay those of the newer report.
+    """
+    resolved_later = rec.resolved_at is not None and as_utc(rec.resolved_at) > at
+    return not rec.is_open and rec.status == "unknown" and not resolved_later
 
 
 def _copy_details(rec: StoredFinding, finding: Finding, scan_id: int) -> None:

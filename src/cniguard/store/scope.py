@@ -5,6 +5,13 @@ cluster is listed and its CNI identity mode is known) and no coverage gap of the
 A gap touches a finding when it names the finding's cluster, or (naming no cluster) its resource,
 or (naming neither) is account/region wide over it. CloudTrail gaps only touch the CloudTrail rules
 (CNI04x): other rules never read events.
+
+A gap is not the only sign that a report did not judge a rule: a live source it did not collect
+(``coverage.sources``; a report that does not list them collected none) leaves the rules that need
+it ``unknown``, and a rule that raised leaves one ``unknown`` finding. Both carry another resource
+(the cluster) and so another fingerprint than the failure they replace, so the scope also refuses
+to resolve a rule that needs a source the report lacks, or that the report left ``unknown`` on
+that cluster.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cniguard.model.finding import ClusterResult, Finding, Report
+from cniguard.rules import RULES_BY_ID
 
 CLOUDTRAIL_RULE_PREFIX = "CNI04"
 
@@ -82,19 +90,36 @@ def cluster_gaps(cluster: ClusterResult, gaps: Iterable[GapRef]) -> bool:
     )
 
 
+def report_sources(report: Report) -> frozenset[str]:
+    """The kinds of collection the report attempted (none when it does not say)."""
+    sources = report.coverage.get("sources")
+    return frozenset(str(s) for s in sources) if isinstance(sources, list | tuple) else frozenset()
+
+
+def rule_needs(rule_id: str) -> tuple[str, ...]:
+    """The live sources the rule cannot judge without (none for a rule not in the catalogue)."""
+    rule = RULES_BY_ID.get(rule_id)
+    return rule.needs if rule is not None else ()
+
+
 class ScanScope:
-    """The clusters one report read, and its gaps."""
+    """The clusters one report read, its gaps and sources, and the rules it left undecided."""
 
     def __init__(self, report: Report) -> None:
         self.gaps = report_gaps(report)
+        self.sources = report_sources(report)
         self.read_clusters = {
             c.arn for c in report.clusters if c.cni_identity != "unknown"
         }
+        self.undecided = {(f.rule_id, f.cluster) for f in report.findings if f.status == "unknown"}
 
     def can_resolve(
         self, rule_id: str, cluster: str, account: str, region: str, resource: str
     ) -> bool:
-        if cluster not in self.read_clusters:
+        """Whether this report judged the rule on that resource, so its absence means fixed."""
+        if cluster not in self.read_clusters or (rule_id, cluster) in self.undecided:
+            return False
+        if any(need not in self.sources for need in rule_needs(rule_id)):
             return False
         return not any(g.touches(rule_id, cluster, account, region, resource) for g in self.gaps)
 
