@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from cniguard.collect.iac import synthetic
-from cniguard.collect.iac.cfn_intrinsics import Evaluator
+from cniguard.collect.iac.cfn_intrinsics import Evaluator, Undecided
 from cniguard.collect.iac.cloudformation import collect_cloudformation
 from cniguard.model.common import Origin
 from cniguard.model.inventory import Gap, MetadataOptions, NodeGroup
@@ -95,7 +95,8 @@ def _ev(params: dict[str, Any] | None = None, conditions: dict[str, Any] | None 
         ) -> Evaluator:
     return Evaluator(params or {}, {"M": {"aws": {"P": "ec2.amazonaws.com"}}},
                      lambda lid: "role-name" if lid == "Role" else None,
-                     lambda lid, att: f"arn:{lid}" if att == "Arn" else None, conditions)
+                     lambda lid, att: f"arn:{lid}" if att == "Arn" else None, conditions,
+                     lambda name: "value" if name == "exported" else None)
 
 
 @pytest.mark.parametrize(("node", "expected"), [
@@ -112,7 +113,12 @@ def _ev(params: dict[str, Any] | None = None, conditions: dict[str, Any] | None 
     (["a", {"Fn::If": ["C", "b", {"Ref": "AWS::NoValue"}]}], ["a", "b"]),
     (["a", {"Fn::If": ["Never", "b", "c"]}], ["a", "b", "c"]),
     ({"Fn::If": ["Never", "b", "c"]}, "c"),
-    ({"Fn::If": ["Unknowable", "b", "c"]}, "b"),
+    ({"Fn::If": ["Unknowable", "b", "c"]}, Undecided("Unknowable", ("b", "c"))),
+    ({"Fn::If": ["Unknowable", "b", "b"]}, "b"),
+    ({"Fn::If": ["Unknowable", ["b"], {"Ref": "AWS::NoValue"}]}, ["b"]),
+    ({"Fn::Sub": ["x-${V}", {"V": {"Fn::If": ["Unknowable", "b", "c"]}}]},
+     "x-${Fn::If Unknowable}"),
+    ({"Fn::ImportValue": "exported"}, "value"),
 ])
 def test_intrinsics(node: Any, expected: Any) -> None:
     ev = _ev({"NoDefault": {"Type": "String"}, "WithDefault": {"Type": "String", "Default": "d"}},

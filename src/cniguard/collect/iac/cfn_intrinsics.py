@@ -3,7 +3,9 @@
 What cannot be known before deploy (a parameter without default, an import, an unknown attribute)
 becomes the text ``${<expression>}``, so names stay readable and readers can tell (``"${" in s``)
 that a value is unresolved. ``Fn::If`` keeps both branches wherever a list allows it: a grant in
-either branch is a grant the template can deploy.
+either branch is a grant the template can deploy. A scalar ``Fn::If`` whose condition the parameter
+defaults cannot decide is an :class:`Undecided` value: the reader either takes every branch (grants)
+or leaves the field unknown (bindings), never one branch silently.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from cniguard.collect.iac import synthetic
@@ -30,9 +33,29 @@ PSEUDO: dict[str, str] = {
 }
 
 
+@dataclass(frozen=True)
+class Undecided:
+    """A scalar ``Fn::If`` whose condition depends on values only known at deploy."""
+
+    condition: str
+    branches: tuple[Any, ...]
+
+    def __str__(self) -> str:
+        return f"${{Fn::If {self.condition}}}"
+
+
+def alternatives(value: Any) -> list[Any]:
+    """Every value ``value`` may take (the branches of undecided conditions, ``NoValue`` dropped)."""
+    if isinstance(value, Undecided):
+        return [v for branch in value.branches for v in alternatives(branch)]
+    return [] if value == NO_VALUE else [value]
+
+
 def unresolved(value: Any) -> bool:
-    """True for text holding an unresolved expression (the synthetic account/region do not count:
-    they are the stand-ins every IaC collector uses)."""
+    """True for text holding an unresolved expression, or an undecided condition (the synthetic
+    account/region do not count: they are the stand-ins every IaC collector uses)."""
+    if isinstance(value, Undecided):
+        return True
     if not isinstance(value, str) or "${" not in value:
         return False
     return "${" in value.replace(synthetic.ACCOUNT, "").replace(synthetic.REGION, "")
@@ -48,8 +71,12 @@ class Evaluator:
         ref: Callable[[str], str | None],
         get_att: Callable[[str, str], str | None],
         conditions: Mapping[str, Any] | None = None,
+        import_value: Callable[[str], Any] | None = None,
+        overrides: Mapping[str, Any] | None = None,
     ) -> None:
         self._parameters = parameters
+        self._import_value = import_value
+        self._overrides = overrides or {}
         self._mappings = mappings
         self._conditions = conditions or {}
         self._ref = ref
@@ -98,6 +125,8 @@ class Evaluator:
             return NO_VALUE
         if name in PSEUDO:
             return PSEUDO[name]
+        if name in self._overrides:  # a nested stack's parameter, as its parent passes it
+            return self._overrides[name]
         if name in self._parameters:
             param = self._parameters[name]
             if isinstance(param, Mapping) and "Default" in param:
@@ -155,7 +184,13 @@ class Evaluator:
         if name == "Fn::ToJsonString":
             return json.dumps(self.value(arg, depth), separators=(",", ":"))
         if name == "Fn::ImportValue":
-            return f"${{ImportValue {_text(self.value(arg, depth))}}}"
+            export = self.value(arg, depth)
+            known = isinstance(export, str) and not unresolved(export)
+            if self._import_value is not None and known:
+                imported = self._import_value(export)
+                if imported is not None:
+                    return imported
+            return f"${{ImportValue {_text(export)}}}"
         if name == "Fn::GetAZs":
             return ["${Fn::GetAZs}"]
         if name == "Fn::Length":
@@ -206,7 +241,13 @@ class Evaluator:
         decided = self.condition(arg[0], depth)
         if decided is not None:
             return first if decided else second
-        return first if first != NO_VALUE else second
+        if first == second:
+            return first
+        if isinstance(first, list) and second == NO_VALUE:
+            return first
+        if isinstance(second, list) and first == NO_VALUE:
+            return second
+        return Undecided(_text(arg[0]), (first, second))
 
     def condition(self, node: Any, depth: int = 0) -> bool | None:
         """A condition's value from parameter defaults; None when it depends on unknowns."""
@@ -240,6 +281,8 @@ class Evaluator:
 
 
 def _text(value: Any) -> str:
+    if isinstance(value, Undecided):
+        return str(value)
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
