@@ -72,21 +72,30 @@ def _attach(
 
 
 def _unique_roles(roles: list[Role], gaps: list[Gap]) -> tuple[Role, ...]:
+    """One role per ARN. Two different definitions of one role (in two formats or files) cannot
+    both deploy as written: the role is kept with its permissions and trust unknown."""
     seen: dict[str, Role] = {}
+    conflicting: set[str] = set()
     for role in roles:
         first = seen.setdefault(role.arn, role)
         if first is not role and first != role:
+            conflicting.add(role.arn)
             where = role.origin.describe() if role.origin else "?"
             gaps.append(
                 Gap(
                     what="iac:role",
                     resource=role.origin.file if role.origin else None,
                     line=role.origin.line if role.origin else None,
-                    reason=f"role {role.name} is defined twice (again at {where}); "
-                    "the first definition is used",
+                    reason=f"role {role.name} is defined twice, differently (again at {where}); "
+                    "its permissions and trust are unknown",
                 )
             )
-    return tuple(seen.values())
+    return tuple(
+        replace(r, trust_policy=None, policies=None, permissions_boundary=None, tags=None)
+        if arn in conflicting
+        else r
+        for arn, r in seen.items()
+    )
 
 
 def collect_iac(paths: Sequence[Path]) -> Inventory:
