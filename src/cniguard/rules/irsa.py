@@ -114,8 +114,8 @@ def cni011(view: ClusterView, r: Rule) -> Iterator[Finding]:
         yield r.finding(
             view,
             "fail",
-            "The cluster has no IAM OIDC provider and aws-node runs with "
-            "the node role's permissions.",
+            "The cluster has no IAM OIDC provider, and aws-node has no dedicated identity: it "
+            "falls back to the node role.",
             evidence={"issuer": view.cluster.oidc_issuer},
         )
     else:
