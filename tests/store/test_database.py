@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -12,13 +13,23 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, inspect, select, text
+from alembic import command
+from sqlalchemy import Engine, create_engine, func, inspect, select, text
 
+from cniguard.model.finding import Status
 from cniguard.store import save_report
-from cniguard.store.database import default_sqlite_url, get_engine, resolve_url, upgrade
+from cniguard.store.database import (
+    alembic_config,
+    default_sqlite_url,
+    get_engine,
+    resolve_url,
+    upgrade,
+    write_transaction,
+)
 from cniguard.store.schema import Scan, ScanCluster, StoredFinding
+from cniguard.store.scope import as_utc
 
-from .factory import cluster, finding, report
+from .factory import arn, cluster, finding, report
 
 CHILD = """
 import json, sys, time
@@ -56,7 +67,7 @@ def test_upgrade_from_the_first_revision_keeps_data(db_url: str) -> None:
         ))
     upgrade(engine)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
         assert conn.execute(text("SELECT tool_version FROM scans")).scalars().all() == ["0.0.9"]
         assert conn.execute(text(
             "SELECT arn, scan_cluster_id, scan_id, name, identity_mode, compliant"
@@ -67,7 +78,51 @@ def test_upgrade_from_the_first_revision_keeps_data(db_url: str) -> None:
             "SELECT day, identity_mode, production, compliant, complete, clusters"
             " FROM fleet_daily")).all() == [("2026-01-01", "irsa", False, False, True, 1)]
     assert "alerts_sent" in inspect(engine).get_table_names()
+    assert "last_judged_at" in {c["name"] for c in inspect(engine).get_columns("findings")}
     engine.dispose()
+
+
+def _judged_by_cluster(engine: Engine) -> dict[str, dt.datetime | None]:
+    with engine.connect() as conn:
+        return {
+            name.rsplit("/", 1)[1]: as_utc(at) if at is not None else None
+            for name, at in conn.execute(select(StoredFinding.cluster, StoredFinding.last_judged_at))
+        }
+
+
+def test_upgrade_from_0004_backfills_the_last_judgement(db_url: str) -> None:
+    """Back to 0004 (the column dropped, the data kept) and up again: each finding's newest
+    judgement that the history still shows; a pass after a resolution left none (f)."""
+    names = "abcdef"
+    history = (  # per cluster a..f at 06:00, 08:00, 10:00; "" = read, the finding absent
+        ("F", "F", "F"), ("F", "F", "P"), ("F", "F", ""), ("F", "F", "U"), ("U", "U", "U"),
+        ("F", "P", "P"),
+    )
+    status: dict[str, Status] = {"F": "fail", "P": "pass", "U": "unknown"}
+    for column, hour in enumerate(("06", "08", "10")):
+        findings = [finding("CNI001", n, severity="critical", status=status[h[column]])
+                    for n, h in zip(names, history, strict=True) if h[column]]
+        save_report(db_url, report(f"2026-03-02T{hour}:00:00Z",
+                                   [cluster(n, "node_role") for n in names], findings))
+    engine = get_engine(db_url)
+    at = {h: dt.datetime(2026, 3, 2, h, tzinfo=dt.UTC) for h in (6, 8, 10)}
+    assert _judged_by_cluster(engine) == {
+        "a": at[10], "b": at[10], "c": at[10], "d": at[8], "e": None, "f": at[10]}
+    with write_transaction(engine) as conn:
+        command.downgrade(alembic_config(conn), "0004")
+    assert "last_judged_at" not in {c["name"] for c in inspect(engine).get_columns("findings")}
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(StoredFinding.__table__)) == 6
+        assert conn.scalar(text("SELECT COUNT(*) FROM incidents")) == 5
+    upgrade(engine)
+    assert _judged_by_cluster(engine) == {
+        "a": at[10], "b": at[10], "c": at[10], "d": at[6], "e": None, "f": at[8]}
+    late = finding("CNI001", "b", severity="critical")  # older than b's backfilled 10:00 fix
+    save_report(db_url, report("2026-03-02T09:00:00Z", [cluster("b", "node_role")], [late]))
+    with engine.connect() as conn:
+        is_open, resolved_at = conn.execute(select(StoredFinding.is_open, StoredFinding.resolved_at)
+                                            .where(StoredFinding.cluster == arn("b"))).one()
+    assert (is_open, resolved_at and as_utc(resolved_at)) == (False, at[10])
 
 
 def test_kill_mid_write_leaves_no_partial_scan(db_url: str, tmp_path: Path) -> None:

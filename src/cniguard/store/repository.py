@@ -113,18 +113,18 @@ def _point_latest(session: Session, rows: list[ScanCluster], at: dt.datetime) ->
             setattr(pointer, column, getattr(row, column))
 
 
-def _load(session: Session, report: Report, latest: dict[str, Finding]) -> dict[str, StoredFinding]:
-    """Stored findings this report may change: those it names and the open ones of its clusters."""
+def _load(
+    session: Session, latest: dict[str, Finding], read_clusters: Iterable[str]
+) -> dict[str, StoredFinding]:
+    """Stored findings this report may change: those it names and all of the clusters it read
+    (open ones it may resolve, resolved ones it judges again by their absence)."""
     records: dict[str, StoredFinding] = {}
     for chunk in chunks(sorted(latest)):
         query = select(StoredFinding).where(StoredFinding.fingerprint.in_(chunk))
         for rec in session.scalars(query):
             records[rec.fingerprint] = rec
-    arns = sorted({c.arn for c in report.clusters})
-    for chunk in chunks(arns):
-        query = select(StoredFinding).where(
-            StoredFinding.is_open.is_(True), StoredFinding.cluster.in_(chunk)
-        )
+    for chunk in chunks(sorted(read_clusters)):
+        query = select(StoredFinding).where(StoredFinding.cluster.in_(chunk))
         for rec in session.scalars(query):
             records[rec.fingerprint] = rec
     return records
@@ -146,7 +146,7 @@ def _track_findings(
     session: Session, scan_id: int, at: dt.datetime, report: Report, scope: ScanScope
 ) -> None:
     latest = strongest(report.findings)
-    records = _load(session, report, latest)
+    records = _load(session, latest, scope.read_clusters)
     incidents = _open_incidents(session, records.values())
     tally = IncidentTally()
 
@@ -176,11 +176,13 @@ def _track_findings(
         if rec is not None and newer_than(rec, at):
             if finding.active and late_failure_opens(rec, at):
                 rec.first_seen = min(as_utc(rec.first_seen), at)
+                rec.last_judged_at = at
                 open_incident(rec, finding)
             continue
         if finding.status == "pass":
             if rec is not None:
                 rec.status = "pass"
+                rec.last_judged_at = at
                 if rec.is_open:
                     close(rec, "fixed")
             continue
@@ -193,38 +195,47 @@ def _track_findings(
             records[fingerprint] = rec
         _copy_details(rec, finding, scan_id)
         rec.last_seen = at
+        if finding.status == "fail":
+            rec.last_judged_at = at
         if finding.active and not rec.is_open:
             open_incident(rec, finding)
         elif finding.status == "fail" and not finding.active and rec.is_open:
             close(rec, "suppressed")
 
     for fingerprint, rec in records.items():
-        if fingerprint in latest or not rec.is_open or newer_than(rec, at):
+        if fingerprint in latest or newer_than(rec, at):
             continue
         if scope.can_resolve(rec.rule_id, rec.cluster, rec.account, rec.region, rec.resource):
-            close(rec, "fixed")
+            rec.last_judged_at = at
+            if rec.is_open:
+                close(rec, "fixed")
     tally.apply(session)
 
 
 def newer_than(rec: StoredFinding, at: dt.datetime) -> bool:
     """Whether the store holds an observation of ``rec`` newer than a report stamped ``at``.
 
-    Its last failure (``last_seen``) or its resolution: a report stored late, older than either,
-    neither resolves, re-opens nor rewrites the finding, so no incident closes before it opened.
+    Its last failure or ``unknown`` (``last_seen``) or its last judgement (a failure, a pass or a
+    clean read; every resolution is one): a report stored late, older than either, neither
+    resolves, re-opens nor rewrites the finding, so no incident closes before it opened and a
+    failure older than a later pass does not re-open what that pass decided.
     """
-    newest = as_utc(rec.last_seen)
-    if rec.resolved_at is not None:
-        newest = max(newest, as_utc(rec.resolved_at))
-    return newest > at
+    return max(as_utc(rec.last_seen), _judged(rec)) > at
 
 
 def late_failure_opens(rec: StoredFinding, at: dt.datetime) -> bool:
     """Whether an active failure stored late still opens ``rec``: only when every newer
-    observation is ``unknown`` (not a fix, a suppression or an open incident), as it would have
+    observation is ``unknown`` (not a judgement, nor an open incident), as it would have
     stayed open had the reports come in order. Its details stay those of the newer report.
     """
-    resolved_later = rec.resolved_at is not None and as_utc(rec.resolved_at) > at
-    return not rec.is_open and rec.status == "unknown" and not resolved_later
+    return not rec.is_open and rec.status == "unknown" and _judged(rec) <= at
+
+
+def _judged(rec: StoredFinding) -> dt.datetime:
+    """When ``rec`` was last judged; the earliest time there is when it never was."""
+    if rec.last_judged_at is None:
+        return dt.datetime.min.replace(tzinfo=dt.UTC)
+    return as_utc(rec.last_judged_at)
 
 
 def _copy_details(rec: StoredFinding, finding: Finding, scan_id: int) -> None:

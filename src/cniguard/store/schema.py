@@ -91,6 +91,9 @@ class StoredFinding(Base):
     resolved_at: Mapped[dt.datetime | None]
     is_open: Mapped[bool] = mapped_column(Boolean, index=True)
     last_scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"))
+    # revision 0005: the newest report that judged it (failed, passed or resolved it); None while
+    # it has only ever been ``unknown``. A report older than this changes nothing about it.
+    last_judged_at: Mapped[dt.datetime | None]
 
 
 class Incident(Base):
