@@ -2,9 +2,10 @@
 
 The proxy serves the APIs moto lacks (EKS add-ons, pod identity associations, access entries,
 CloudTrail LookupEvents) from :mod:`fakes.services`, forwards everything else to moto, and can
-inject per-call latency, AccessDenied for chosen accounts or actions, throttling, 5xx errors and
-slow responses. Fault choices are deterministic per request, and a request is failed at most
-``max_faults_per_request`` times, so bounded retries always get through.
+inject per-call latency, AccessDenied for chosen accounts or actions, throttling, 5xx errors,
+slow responses and role sessions that expire soon. Fault choices are deterministic per request,
+and a request is failed at most ``max_faults_per_request`` times, so bounded retries always get
+through.
 
 For benchmarks the proxy can record every answer and later replay it (``replay``), so a run
 measures a server that answers in exactly the injected latency, not moto's own CPU time; and it
@@ -13,6 +14,7 @@ takes settings over HTTP (``POST /_fake/settings``) when it runs in its own proc
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import http.client
 import json
@@ -38,6 +40,7 @@ from fakes.wire import Request, Response, error_response, operation_of, parse_re
 
 DEFAULT_ACCOUNT = "123456789012"  # moto's account for the plain dummy keys
 _ACCESS_KEY = re.compile(r"<AccessKeyId>([^<]+)</AccessKeyId>")
+_EXPIRATION = re.compile(rb"<Expiration>[^<]+</Expiration>")
 _HOP_HEADERS = {"connection", "transfer-encoding", "content-length", "server", "date", "keep-alive"}
 
 
@@ -46,6 +49,8 @@ class Faults:
     latency: float = 0.0  # seconds added to every call
     deny_accounts: frozenset[str] = frozenset()  # every call but STS from these accounts
     deny_actions: frozenset[str] = frozenset()  # e.g. {"eks:ListAddons"}, in every account
+    # account -> seconds the next role session into it lasts (AssumeRole's Expiration; used once)
+    short_sessions: dict[str, float] = field(default_factory=dict)
     throttle_rate: float = 0.0
     server_error_rate: float = 0.0
     slow_rate: float = 0.0
@@ -62,6 +67,7 @@ CONTROL_PATH = "/_fake/"
 class Traffic:
     calls: Counter[str] = field(default_factory=Counter)  # "service:Operation" -> count
     injected: Counter[str] = field(default_factory=Counter)  # fault kind -> count
+    signed_by: Counter[str] = field(default_factory=Counter)  # access key -> calls it signed
 
 
 class FakeAws:
@@ -116,6 +122,7 @@ class FakeAws:
         action = f"{service}:{operation}"
         with self._lock:
             self.traffic.calls[action] += 1
+            self.traffic.signed_by[access_key] += 1
         if self.faults.latency:
             time.sleep(self.faults.latency)
         fault = self._fault(request, service, account, action)
@@ -146,15 +153,13 @@ class FakeAws:
             return handle_cloudtrail(self.state, request, account, region)
         response = self._forward(request)
         if action == "sts:AssumeRole" and response.status == 200:
-            self._learn_key(request, response)
+            return self._learn_key(request, response)
         return response
 
     def _fault(self, request: Request, service: str, account: str, action: str) -> Response | None:
         faults = self.faults
-        if (
-            service
-            and service != "sts"
-            and (account in faults.deny_accounts or action in faults.deny_actions)
+        if service and (
+            (service != "sts" and account in faults.deny_accounts) or action in faults.deny_actions
         ):
             with self._lock:
                 self.traffic.injected["access"] += 1
@@ -209,12 +214,23 @@ class FakeAws:
         payload = {"calls": self.traffic.calls, "injected": self.traffic.injected}
         return Response(200, {"Content-Type": "application/json"}, json.dumps(payload).encode())
 
-    def _learn_key(self, request: Request, response: Response) -> None:
+    def _learn_key(self, request: Request, response: Response) -> Response:
+        """Remember whose the new access key is; shorten the session if asked to."""
         fields = parse_qs(request.body.decode("utf-8"))
         role_arn = fields.get("RoleArn", [""])[0]
         found = _ACCESS_KEY.search(response.body.decode("utf-8"))
-        if found and role_arn.count(":") >= 4:
-            self.keys[found.group(1)] = role_arn.split(":")[4]
+        if not found or role_arn.count(":") < 4:
+            return response
+        account = role_arn.split(":")[4]
+        self.keys[found.group(1)] = account
+        with self._lock:
+            lifetime = self.faults.short_sessions.pop(account, None)
+        if lifetime is None:
+            return response
+        expiry = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=lifetime)
+        stamp = expiry.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+        body = _EXPIRATION.sub(b"<Expiration>" + stamp + b"</Expiration>", response.body, count=1)
+        return Response(response.status, response.headers, body)
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self

@@ -16,12 +16,14 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future
+from functools import partial
 from typing import Any, TypeVar
 
 import boto3
 import botocore.loaders
 import botocore.session
 from botocore.config import Config
+from botocore.credentials import CredentialProvider, CredentialResolver, Credentials
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.utils import parse_timestamp
 
@@ -46,10 +48,31 @@ def fast_timestamp(value: str | float) -> dt.datetime:
         return parse_timestamp(str(value))  # an unusual format: botocore's own parser
 
 
-def new_session(**kwargs: Any) -> boto3.Session:
-    """A boto3 session (``boto3.Session`` keywords) on the run's shared model loader."""
+class _GivenCredentials(CredentialProvider):
+    """A credential chain of one link: credentials made by the collector (an assumed role)."""
+
+    METHOD = "assume-role"
+
+    def __init__(self, credentials: Credentials) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> Credentials:
+        return self._credentials
+
+
+def new_session(credentials: Credentials | None = None, **kwargs: Any) -> boto3.Session:
+    """A boto3 session (``boto3.Session`` keywords) on the run's shared model loader.
+
+    ``credentials`` replaces the session's credential chain; refreshable ones (an assumed role)
+    stay refreshable, since every client of the session signs with the same object.
+    """
     core = botocore.session.Session(profile=kwargs.pop("profile_name", None))
     core.register_component("data_loader", _LOADER)
+    if credentials is not None:
+        core.register_component(
+            "credential_provider", CredentialResolver([_GivenCredentials(credentials)])
+        )
     core.get_component("response_parser_factory").set_parser_defaults(
         timestamp_parser=fast_timestamp
     )
@@ -123,16 +146,19 @@ class Clients:
     def get(self, service: str, region: str | None = None) -> Any:
         """The client of ``service`` in ``region``; other clients are created meanwhile."""
         region = region or self.home_region
+        return self.memo.get(("client", service, region), partial(self.create, service, region))
 
-        def create() -> Any:
-            with self._lock:  # the session is not thread-safe; the memo waits for this one
-                client = self._session.client(  # type: ignore[call-overload]
-                    service, region_name=region, config=self._config
-                )
-            client.meta.events.register("before-call", self._log.on_call)
-            return client
-
-        return self.memo.get(("client", service, region), create)
+    def create(self, service: str, region: str | None = None, **client_kwargs: Any) -> Any:
+        """A new, unshared client, counted like the others (``client_kwargs``: credentials)."""
+        with self._lock:  # the session is not thread-safe
+            client = self._session.client(  # type: ignore[call-overload]
+                service,
+                region_name=region or self.home_region,
+                config=self._config,
+                **client_kwargs,
+            )
+        client.meta.events.register("before-call", self._log.on_call)
+        return client
 
 
 class Memo:

@@ -4,6 +4,10 @@ Credentials come from the standard chain (``--profile``, env, SSO, instance or t
 endpoint variables (``AWS_ENDPOINT_URL`` ...) are honoured by boto3 itself. With ``--org`` every
 active account of the Organization is entered with ``sts:AssumeRole`` into ``--org-role``; the
 calling account is always included and entered with its own credentials.
+
+A member account's credentials are botocore's own refreshable assumed-role credentials, as the
+AWS CLI makes for a ``role_arn`` profile: the role is assumed again with the caller's credentials
+before the session expires, so a scan may run longer than a role session lasts.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from functools import partial
 from typing import Any
 
 import boto3
+from botocore.credentials import AssumeRoleCredentialFetcher, RefreshableCredentials
+from botocore.exceptions import NoCredentialsError
 
 from cniguard.collect.aws.calls import CallLog, Clients, new_session
 from cniguard.collect.aws.errors import Where
@@ -51,18 +57,22 @@ def select_shard(accounts: list[str], shard: tuple[int, int] | None) -> list[str
     return [acct for pos, acct in enumerate(ordered) if pos % count == index]
 
 
-def _assumed_session(base: Clients, account: str, partition: str, role_name: str) -> boto3.Session:
-    sts = base.get("sts")
-    creds = sts.assume_role(
-        RoleArn=f"arn:{partition}:iam::{account}:role/{role_name}",
-        RoleSessionName=SESSION_NAME,
-    )["Credentials"]
-    return new_session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        region_name=base.home_region,
+def _assumed_session(base: Clients, role_arn: str) -> boto3.Session:
+    """A session in ``role_arn`` whose credentials botocore renews before they expire.
+
+    The role is assumed at once, so a failure is the account's, not its first read's; later
+    renewals use the caller's credentials as they are then (they may be refreshable too).
+    """
+    source = base.session.get_credentials()
+    if source is None:
+        raise NoCredentialsError()
+    fetcher = AssumeRoleCredentialFetcher(
+        base.create, source, role_arn, extra_args={"RoleSessionName": SESSION_NAME}
     )
+    credentials = RefreshableCredentials.create_from_metadata(
+        fetcher.fetch_credentials(), fetcher.fetch_credentials, "assume-role"
+    )
+    return new_session(credentials, region_name=base.home_region)
 
 
 def _org_accounts(base: Clients, log: CallLog, caller: str) -> list[str]:
@@ -114,12 +124,13 @@ def enter_account(
     """The account entered for reading (None: it cannot be entered, recorded as a gap)."""
     if account == plan.caller:
         return AccountScope(account, plan.partition, plan.base)
+    role_arn = f"arn:{plan.partition}:iam::{account}:role/{options.org_role}"
     session = log.attempt(
-        partial(_assumed_session, plan.base, account, plan.partition, options.org_role),
+        partial(_assumed_session, plan.base, role_arn),
         what="account",
         operation="sts:AssumeRole",
         where=Where(account),
-        resource=f"arn:{plan.partition}:iam::{account}:role/{options.org_role}",
+        resource=role_arn,
     )
     if session is None:
         return None
