@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import logging
 import sys
 import typing
 from collections.abc import Callable
@@ -207,6 +208,9 @@ def run_collection(options: LiveOptions) -> Inventory:
     from cniguard.cli.live_output import coverage_table, progress_bar
     from cniguard.collect.live import collect_live
 
+    # A failed credential renewal makes botocore log a traceback; the reads it breaks become gaps
+    # in the coverage table, so the traceback would only scramble the progress bar.
+    logging.getLogger("botocore.credentials").setLevel(logging.ERROR)
     show = not options.quiet and sys.stderr.isatty()
     try:
         with progress_bar(enabled=show) as progress:
