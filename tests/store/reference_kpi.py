@@ -1,68 +1,31 @@
 """The KPIs computed from the raw history (scans, clusters, incidents): the rollups' oracle.
 
 This is the straightforward computation that ``cniguard.store.kpi`` replaced with per-day rollups;
-tests assert both give the same answer on the same store.
+tests assert both give the same answer on the same store. It shares only the counting of one set of
+cluster observations (``FleetCounts``); what it reads, and from where, is its own.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from bisect import bisect_right
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from cniguard.model.finding import IDENTITY_MODES, SEVERITIES
+from cniguard.model.finding import SEVERITIES
+from cniguard.store.kpi import (
+    MTTR_RULES,
+    NODE_ROLE_RULE,
+    NODE_ROLE_SEVERITIES,
+    FleetCounts,
+)
 from cniguard.store.queries import iso
 from cniguard.store.schema import Incident, Scan, ScanCluster, StoredFinding
 from cniguard.store.scope import as_utc
-
-MTTR_RULES = ("CNI001", "CNI030", "CNI031", "CNI032")
-NODE_ROLE_RULE = "CNI002"
-NODE_ROLE_SEVERITIES = ("critical", "high")
-
-
-@dataclass
-class _Fleet:
-    """Counts over one set of cluster observations."""
-
-    modes: Counter[str] = field(default_factory=Counter)
-    prod_modes: Counter[str] = field(default_factory=Counter)
-    applicable: Counter[bool] = field(default_factory=Counter)  # by "compliant is True"
-    prod_applicable: Counter[bool] = field(default_factory=Counter)
-    complete: int = 0
-    total: int = 0
-
-    def add(self, mode: str, production: bool, compliant: bool | None, complete: bool,
-            count: int = 1) -> None:
-        self.total += count
-        self.complete += count if complete else 0
-        self.modes[mode] += count
-        if mode != "not_applicable":
-            self.applicable[compliant is True] += count
-        if production:
-            self.prod_modes[mode] += count
-            if mode != "not_applicable":
-                self.prod_applicable[compliant is True] += count
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "clusters": self.total,
-            "irsa_compliance_pct": _pct(self.applicable[True], self.applicable.total()),
-            "irsa_compliance_pct_production": _pct(
-                self.prod_applicable[True], self.prod_applicable.total()
-            ),
-            "clusters_by_identity": {m: self.modes[m] for m in IDENTITY_MODES},
-            "prod_clusters_by_identity": {m: self.prod_modes[m] for m in IDENTITY_MODES},
-            "coverage_pct": _pct(self.complete, self.total),
-        }
-
-
-def _pct(part: int, whole: int) -> float | None:
-    return round(100 * part / whole, 1) if whole else None
 
 
 @dataclass(frozen=True)
@@ -157,7 +120,7 @@ def reference_kpis(
     }
 
 
-def _latest_fleet(conn: Any, start: dt.datetime | None, until: dt.datetime) -> _Fleet:
+def _latest_fleet(conn: Any, start: dt.datetime | None, until: dt.datetime) -> FleetCounts:
     ranked = (
         select(
             ScanCluster.identity_mode, ScanCluster.production, ScanCluster.compliant,
@@ -174,7 +137,7 @@ def _latest_fleet(conn: Any, start: dt.datetime | None, until: dt.datetime) -> _
     return _aggregate(conn, ranked.subquery(), None)[""]
 
 
-def _daily_fleets(conn: Any, start: dt.datetime | None, until: dt.datetime) -> dict[str, _Fleet]:
+def _daily_fleets(conn: Any, start: dt.datetime | None, until: dt.datetime) -> dict[str, FleetCounts]:
     """Per scan day: each cluster at its last scan of that day."""
     ranked = (
         select(
@@ -194,14 +157,14 @@ def _daily_fleets(conn: Any, start: dt.datetime | None, until: dt.datetime) -> d
     return _aggregate(conn, sub, sub.c.day)
 
 
-def _aggregate(conn: Any, sub: Any, day: Any) -> dict[str, _Fleet]:
+def _aggregate(conn: Any, sub: Any, day: Any) -> dict[str, FleetCounts]:
     keys = [sub.c.identity_mode, sub.c.production, sub.c.compliant, sub.c.complete]
     if day is not None:
         keys.insert(0, day)
     query = select(*keys, func.count()).where(sub.c.rank == 1).group_by(*keys)
-    fleets: dict[str, _Fleet] = defaultdict(_Fleet)
+    fleets: dict[str, FleetCounts] = defaultdict(FleetCounts)
     if day is None:
-        fleets[""] = _Fleet()
+        fleets[""] = FleetCounts()
     for row in conn.execute(query):
         values = tuple(row)
         label = str(values[0]) if day is not None else ""

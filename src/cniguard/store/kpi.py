@@ -49,7 +49,7 @@ NODE_ROLE_SEVERITIES = ("critical", "high")
 
 
 @dataclass
-class _Fleet:
+class FleetCounts:
     """Counts over one set of cluster observations."""
 
     modes: Counter[str] = field(default_factory=Counter)
@@ -84,7 +84,7 @@ class _Fleet:
         }
 
 
-    def add_rows(self, rows: Iterable[Sequence[Any]]) -> _Fleet:
+    def add_rows(self, rows: Iterable[Sequence[Any]]) -> FleetCounts:
         """Add ``(mode, production, compliant, complete, count)`` rows."""
         for mode, production, compliant, complete, count in rows:
             self.add(str(mode), bool(production), compliant, bool(complete), int(count))
@@ -300,11 +300,11 @@ _FLEET_KEY = (ScanCluster.identity_mode, ScanCluster.production, ScanCluster.com
               ScanCluster.complete)
 
 
-def _latest_fleet(conn: Connection, window: _Window) -> _Fleet:
+def _latest_fleet(conn: Connection, window: _Window) -> FleetCounts:
     """Each cluster at its latest scan in the window, from ``cluster_latest``."""
     key = (ClusterLatest.identity_mode, ClusterLatest.production, ClusterLatest.compliant,
            ClusterLatest.complete)
-    fleet = _Fleet().add_rows(conn.execute(
+    fleet = FleetCounts().add_rows(conn.execute(
         select(*key, func.count())
         .where(window.covers(ClusterLatest.generated_at))
         .group_by(*key)
@@ -315,9 +315,9 @@ def _latest_fleet(conn: Connection, window: _Window) -> _Fleet:
     return fleet.add_rows(_ranked(conn, later, window, None))
 
 
-def _daily_fleets(conn: Connection, window: _Window) -> dict[str, _Fleet]:
+def _daily_fleets(conn: Connection, window: _Window) -> dict[str, FleetCounts]:
     """Per scan day: each cluster at its last scan of that day (rollups inside the window)."""
-    fleets: dict[str, _Fleet] = defaultdict(_Fleet)
+    fleets: dict[str, FleetCounts] = defaultdict(FleetCounts)
     inner = select(FleetDay.day, FleetDay.identity_mode, FleetDay.production, FleetDay.compliant,
                    FleetDay.complete, FleetDay.clusters).where(FleetDay.day < window.until_day)
     if window.start_day is not None:
