@@ -1,8 +1,9 @@
 """What every IaC format collector returns, merged into one inventory by the `iac` command.
 
 IaC has no real ARNs before deploy, so collectors name objects with stable synthetic ids that other
-objects of the same code base reference consistently: clusters ``<format>:<address>`` (for example
-``tf:module.eks.aws_eks_cluster.this[0]``), roles an ARN-shaped id whose last part is the role's
+objects of the same code base reference consistently: clusters ``<format>:<where>`` (for example
+``tf:infra/eks/module.eks.aws_eks_cluster.this[0]`` with the root module's folder, or
+``cfn:<file>#<LogicalId>``), roles an ARN-shaped id whose last part is the role's
 name when it is known (``arn:aws:iam::${account}:role/<name>``) or the resource address otherwise.
 """
 
