@@ -8,7 +8,7 @@ and ``can()`` catch it, exactly as Terraform does, but never an ``Unknown``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -64,13 +64,6 @@ class ResourceObject(dict[str, Value]):
 def unowned(value: Unknown) -> Unknown:
     """The same unknown, no longer the value of one resource (it was transformed)."""
     return replace(value, owner=None) if value.owner else value
-
-
-def first_unknown(values: Iterator[Value] | list[Value] | tuple[Value, ...]) -> Unknown | None:
-    for value in values:
-        if isinstance(value, Unknown):
-            return value
-    return None
 
 
 def deep_unknown(value: Value) -> Unknown | None:
