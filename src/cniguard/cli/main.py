@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from cniguard import __version__
-from cniguard.cli import core, iac, scan
+from cniguard.cli import core, iac, plan, scan
 from cniguard.cli import store as store_cmds
 
 app = typer.Typer(
@@ -35,6 +35,7 @@ def _root(
 core.register(app)
 scan.register(app)
 iac.register(app)
+plan.register(app)
 store_cmds.register(app)
 
 

@@ -317,6 +317,12 @@ class _Run:
                     if (strategy := roles.strategy) is not None
                 },
                 "collect_seconds": round(seconds, 3),
+                # what the user narrowed the read to: a plan must know whether other clusters
+                # that may share a node role were seen
+                "scope": {
+                    "clusters": list(self.options.clusters) if self.options.clusters else None,
+                    "regions": list(self.options.regions) if self.options.regions else None,
+                },
             },
         )
 

@@ -119,6 +119,24 @@ def node_role_dependents(
     return found
 
 
+def unread_clusters(inventory: Inventory, account: str) -> str | None:
+    """Why clusters of ``account`` (any region: IAM roles are global) may exist unseen, or None.
+    A node role is only safe to change when every cluster that could use it was read."""
+    if inventory.kind != "live":
+        return None
+    scope = inventory.meta.get("scope")
+    if not isinstance(scope, dict):
+        return "the inventory does not record what it was narrowed to (collect it again)"
+    if scope.get("clusters"):
+        return f"only clusters {', '.join(scope['clusters'])} were read"
+    if scope.get("regions"):
+        return f"only regions {', '.join(scope['regions'])} were read"
+    for gap in inventory.gaps:
+        if gap.account == account and gap.operation == "eks:ListClusters":
+            return f"the clusters of {account} in {gap.region} could not be listed ({gap.reason})"
+    return None
+
+
 class _Planner:
     def __init__(
         self,
@@ -466,6 +484,7 @@ class _Context:
             shared = node_role_dependents(
                 self.p.report, views, use.role_arn, except_cluster=self.c.arn
             )
+            unseen = unread_clusters(self.p.inventory, self.c.account)
             names = set(grant.policies_granting(mutating))
             for attachment in role.policies or ():
                 if attachment.name not in names:
@@ -476,6 +495,11 @@ class _Context:
                     blockers.append(
                         f"{attachment.kind} policy {attachment.name} grants more than the CNI's "
                         "actions: remove the CNI statements from it by hand"
+                    )
+                if unseen:
+                    blockers.append(
+                        f"{unseen}: a cluster there may still use node role {role.name} for its "
+                        "CNI (re-plan over every region, without --clusters)"
                     )
                 if shared:
                     blockers.append(

@@ -375,7 +375,7 @@ def check_identity(c: Cluster, target: str, role_arn: str | None) -> StepSpec:
     env = "AWS_ROLE_ARN" if target == "irsa" else "the Pod Identity env"
     return Step(
         id="check-aws-node",
-        title="Every aws-node pod runs with the new identity",
+        title="Every aws-node pod runs with the dedicated identity",
         kind="check",
         precondition="the aws-node rollout is complete",
         change="nothing: read-only",
