@@ -1,0 +1,3 @@
+"""The loopback moto server of tests/collect_aws, shared by the remediation tests."""
+
+from collect_aws.conftest import aws, fake_endpoint  # noqa: F401
