@@ -1,4 +1,5 @@
-"""The pure core (model, iam, rules, engine, analysis) imports no I/O library (design §2)."""
+"""The pure core (model, iam, rules, engine, analysis, the planner) imports no I/O library
+(design §2)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ CORE = (
     "cniguard.engine",
     "cniguard.demo",
     "cniguard.config",
+    "cniguard.remediate.planner",
+    "cniguard.remediate.render",
 )
 FORBIDDEN = (
     "boto3",
@@ -39,6 +42,9 @@ def test_core_imports_no_io_library() -> None:
         + "".join(f"import {m}\n" for m in CORE)
         + "from cniguard.demo import build_fleet\nfrom cniguard.engine import evaluate\n"
         + "evaluate(build_fleet())\n"
+        + "from cniguard.remediate.planner import PlanOptions, build_plan\n"
+        + "fleet = build_fleet()\n"
+        + "build_plan(fleet, [c.arn for c in fleet.clusters], PlanOptions('irsa'))\n"
         + f"print(sorted(m for m in {FORBIDDEN!r} if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
