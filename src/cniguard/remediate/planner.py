@@ -379,15 +379,16 @@ class _Context:
         return [self.ops(S.role_create(name, self.trust(), self.tags(), c))]
 
     def tags(self) -> list[dict[str, str]]:
+        """The required tags, with the cluster's values; missing ones are named once."""
         tags = self.c.tags or {}
         out = [{"Key": "created-by", "Value": "cniguard"}]
-        for key in self.p.config.required_tags:
-            if key in tags:
-                out.append({"Key": key, "Value": tags[key]})
-            else:
-                self.warnings.append(
-                    f"the cluster has no {key!r} tag, so the new role lacks it too (CNI021): add it"
-                )
+        out += [{"Key": k, "Value": tags[k]} for k in self.p.config.required_tags if k in tags]
+        missing = [k for k in self.p.config.required_tags if k not in tags]
+        if missing:
+            self.warnings.append(
+                f"the cluster has no {', '.join(missing)} tag(s), so the new resources lack them "
+                "too (CNI021): tag the cluster, or tag the role after the plan"
+            )
         return out
 
     # --- 3. the policy of the cluster's IP family ------------------------------------------------
