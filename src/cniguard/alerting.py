@@ -46,16 +46,25 @@ def pending_alerts(engine: Engine, threshold: Severity) -> list[Alert]:
         select(Incident, StoredFinding)
         .join(StoredFinding, StoredFinding.id == Incident.finding_id)
         .outerjoin(AlertSent, AlertSent.incident_id == Incident.id)
-        .where(Incident.resolved_at.is_(None), AlertSent.incident_id.is_(None),
-               Incident.severity.in_(wanted))
+        .where(
+            Incident.resolved_at.is_(None),
+            AlertSent.incident_id.is_(None),
+            Incident.severity.in_(wanted),
+        )
         .order_by(Incident.opened_at, Incident.id)
     )
     with Session(engine) as session:
         return [
             Alert(
-                incident_id=inc.id, rule_id=inc.rule_id, severity=inc.severity, title=rec.title,
-                cluster=rec.cluster, account=rec.account, region=rec.region,
-                resource=rec.resource, opened_at=iso(inc.opened_at),
+                incident_id=inc.id,
+                rule_id=inc.rule_id,
+                severity=inc.severity,
+                title=rec.title,
+                cluster=rec.cluster,
+                account=rec.account,
+                region=rec.region,
+                resource=rec.resource,
+                opened_at=iso(inc.opened_at),
                 reopened=iso(rec.first_seen) != iso(inc.opened_at),
             )
             for inc, rec in session.execute(query)
@@ -80,7 +89,11 @@ def slack_payload(alerts: list[Alert]) -> dict[str, Any]:
 
 
 def post_with_retries(
-    url: str, payload: dict[str, Any], *, attempts: int = 4, backoff: float = 0.5,
+    url: str,
+    payload: dict[str, Any],
+    *,
+    attempts: int = 4,
+    backoff: float = 0.5,
     timeout: float = 10.0,
 ) -> bool:
     """POST ``payload``; retry transport errors and 408/429/5xx with exponential back-off."""

@@ -54,8 +54,15 @@ def iac(
             where = f"{gap.resource}:{gap.line}" if gap.line else str(gap.resource)
             typer.echo(f"cniguard: {where}: {gap.reason}", err=True)
     if not inventory.meta.get("files_read"):
-        typer.echo("cniguard: no Terraform, CloudFormation, eksctl or manifest files found",
-                   err=True)
+        typer.echo(
+            "cniguard: no Terraform, CloudFormation, eksctl or manifest files found", err=True
+        )
     report = evaluate(inventory, cfg)
-    emit(report, fmt=fmt, output=output, fail_on=fail_on,
-         fail_on_incomplete=fail_on_incomplete, db=db)
+    emit(
+        report,
+        fmt=fmt,
+        output=output,
+        fail_on=fail_on,
+        fail_on_incomplete=fail_on_incomplete,
+        db=db,
+    )

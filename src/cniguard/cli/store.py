@@ -17,8 +17,10 @@ from cniguard.model.finding import Report
 
 StoreDbOpt = Annotated[
     str,
-    typer.Option("--db", help="SQLAlchemy URL of the store, or 'default' (SQLite in the user "
-                 "data directory)."),
+    typer.Option(
+        "--db",
+        help="SQLAlchemy URL of the store, or 'default' (SQLite in the user data directory).",
+    ),
 ]
 
 
@@ -61,9 +63,12 @@ def kpi_table(kpis: dict[str, Any]) -> str:
         ("Production clusters by identity", counts(kpis["prod_clusters_by_identity"])),
         ("Open findings by severity", counts(kpis["open_findings_by_severity"])),
         ("Open high/critical on node roles", str(kpis["node_role_findings_high_critical"])),
-        ("MTTR of CNI incidents",
-         "no incident resolved" if mttr["cni_incidents"] is None
-         else f"{mttr['cni_incidents']} h over {mttr['resolved_incidents']} incident(s)"),
+        (
+            "MTTR of CNI incidents",
+            "no incident resolved"
+            if mttr["cni_incidents"] is None
+            else f"{mttr['cni_incidents']} h over {mttr['resolved_incidents']} incident(s)",
+        ),
         ("Coverage", pct(kpis["coverage_pct"])),
     ]
     width = max(len(name) for name, _ in rows)
@@ -106,9 +111,12 @@ def serve(
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8080,
     token: Annotated[
         str | None,
-        typer.Option("--token", envvar="CNIGUARD_TOKEN",
-                     help="Require this token (bearer header, or the cookie /login?token= sets). "
-                     "Mandatory for a non-loopback --host."),
+        typer.Option(
+            "--token",
+            envvar="CNIGUARD_TOKEN",
+            help="Require this token (bearer header, or the cookie /login?token= sets). "
+            "Mandatory for a non-loopback --host.",
+        ),
     ] = None,
 ) -> None:
     """Dashboard, JSON API (/api/...) and Prometheus /metrics over the store (read-only)."""

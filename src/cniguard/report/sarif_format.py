@@ -14,7 +14,9 @@ from typing import Any
 
 from cniguard.model.finding import Finding, Report, Severity
 
-SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+SARIF_SCHEMA = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
 FINGERPRINT_KEY = "cniguard/v1"
 
 LEVEL: dict[Severity, str] = {

@@ -59,8 +59,9 @@ class FleetCounts:
     complete: int = 0
     total: int = 0
 
-    def add(self, mode: str, production: bool, compliant: bool | None, complete: bool,
-            count: int = 1) -> None:
+    def add(
+        self, mode: str, production: bool, compliant: bool | None, complete: bool, count: int = 1
+    ) -> None:
         self.total += count
         self.complete += count if complete else 0
         self.modes[mode] += count
@@ -82,7 +83,6 @@ class FleetCounts:
             "prod_clusters_by_identity": {m: self.prod_modes[m] for m in IDENTITY_MODES},
             "coverage_pct": _pct(self.complete, self.total),
         }
-
 
     def add_rows(self, rows: Iterable[Sequence[Any]]) -> FleetCounts:
         """Add ``(mode, production, compliant, complete, count)`` rows."""
@@ -156,9 +156,13 @@ def _raw_tallies(conn: Connection, low: dt.datetime, high: dt.datetime) -> Talli
     ):
         tallies[(rule_id, severity)].add(int(count), 0, 0, 0)
     for rule_id, severity, opened_at, resolved_at, resolution in conn.execute(
-        select(Incident.rule_id, Incident.severity, Incident.opened_at, Incident.resolved_at,
-               Incident.resolution)
-        .where(Incident.resolved_at >= low, Incident.resolved_at <= high)
+        select(
+            Incident.rule_id,
+            Incident.severity,
+            Incident.opened_at,
+            Incident.resolved_at,
+            Incident.resolution,
+        ).where(Incident.resolved_at >= low, Incident.resolved_at <= high)
     ):
         tally = tallies[(rule_id, severity)]
         tally.closed += 1
@@ -179,20 +183,27 @@ class _IncidentBooks:
     def read(cls, conn: Connection, window: _Window, first_day: str) -> _IncidentBooks:
         before = _tallies()
         for rule_id, severity, *sums in conn.execute(
-            select(IncidentDay.rule_id, IncidentDay.severity, func.sum(IncidentDay.opened),
-                   func.sum(IncidentDay.closed), func.sum(IncidentDay.fixed),
-                   func.sum(IncidentDay.fixed_us))
+            select(
+                IncidentDay.rule_id,
+                IncidentDay.severity,
+                func.sum(IncidentDay.opened),
+                func.sum(IncidentDay.closed),
+                func.sum(IncidentDay.fixed),
+                func.sum(IncidentDay.fixed_us),
+            )
             .where(IncidentDay.day < first_day)
             .group_by(IncidentDay.rule_id, IncidentDay.severity)
         ):
             before[(rule_id, severity)].add(*(int(v) for v in sums))
         days: dict[str, Tallies] = defaultdict(_tallies)
         for row in conn.execute(
-            select(IncidentDay).where(IncidentDay.day >= first_day,
-                                      IncidentDay.day < window.until_day)
+            select(IncidentDay).where(
+                IncidentDay.day >= first_day, IncidentDay.day < window.until_day
+            )
         ):
-            days[row.day][(row.rule_id, row.severity)].add(row.opened, row.closed, row.fixed,
-                                                           row.fixed_us)
+            days[row.day][(row.rule_id, row.severity)].add(
+                row.opened, row.closed, row.fixed, row.fixed_us
+            )
         days[window.until_day] = _raw_tallies(conn, _day_start(window.until_day), window.until)
         if window.start is None or window.start_day is None:
             window_fixes = _merge([before, *days.values()])
@@ -200,10 +211,12 @@ class _IncidentBooks:
             window_fixes = _raw_tallies(conn, window.start, window.until)
         else:
             start_day = window.start_day
-            window_fixes = _merge([
-                _raw_tallies(conn, window.start, _day_end(start_day)),
-                *(t for day, t in days.items() if day > start_day),
-            ])
+            window_fixes = _merge(
+                [
+                    _raw_tallies(conn, window.start, _day_end(start_day)),
+                    *(t for day, t in days.items() if day > start_day),
+                ]
+            )
         return cls(before=before, days=dict(days), window_fixes=window_fixes)
 
     def open_at_end(self, days: Sequence[str]) -> dict[str, Tallies]:
@@ -235,8 +248,11 @@ def _open_by_severity(tallies: Tallies) -> dict[str, int]:
 
 
 def _node_role_open(tallies: Tallies) -> int:
-    return sum(t.opened - t.closed for (rule_id, severity), t in tallies.items()
-               if rule_id == NODE_ROLE_RULE and severity in NODE_ROLE_SEVERITIES)
+    return sum(
+        t.opened - t.closed
+        for (rule_id, severity), t in tallies.items()
+        if rule_id == NODE_ROLE_RULE and severity in NODE_ROLE_SEVERITIES
+    )
 
 
 def _mttr(tallies: Tallies) -> dict[str, Any]:
@@ -260,8 +276,10 @@ def compute_kpis(
             until = as_utc(now)
         else:  # a scan stamped ahead of this clock (a fixed-time demo) still counts
             newest = conn.scalar(select(func.max(Scan.generated_at)))
-            until = max(dt.datetime.now(dt.UTC), as_utc(newest) if newest else dt.datetime.min
-                        .replace(tzinfo=dt.UTC))
+            until = max(
+                dt.datetime.now(dt.UTC),
+                as_utc(newest) if newest else dt.datetime.min.replace(tzinfo=dt.UTC),
+            )
         window = _Window(until - since if since is not None else None, until)
         latest = _latest_fleet(conn, window)
         daily = _daily_fleets(conn, window)
@@ -296,19 +314,29 @@ def compute_kpis(
     }
 
 
-_FLEET_KEY = (ScanCluster.identity_mode, ScanCluster.production, ScanCluster.compliant,
-              ScanCluster.complete)
+_FLEET_KEY = (
+    ScanCluster.identity_mode,
+    ScanCluster.production,
+    ScanCluster.compliant,
+    ScanCluster.complete,
+)
 
 
 def _latest_fleet(conn: Connection, window: _Window) -> FleetCounts:
     """Each cluster at its latest scan in the window, from ``cluster_latest``."""
-    key = (ClusterLatest.identity_mode, ClusterLatest.production, ClusterLatest.compliant,
-           ClusterLatest.complete)
-    fleet = FleetCounts().add_rows(conn.execute(
-        select(*key, func.count())
-        .where(window.covers(ClusterLatest.generated_at))
-        .group_by(*key)
-    ))
+    key = (
+        ClusterLatest.identity_mode,
+        ClusterLatest.production,
+        ClusterLatest.compliant,
+        ClusterLatest.complete,
+    )
+    fleet = FleetCounts().add_rows(
+        conn.execute(
+            select(*key, func.count())
+            .where(window.covers(ClusterLatest.generated_at))
+            .group_by(*key)
+        )
+    )
     later = conn.scalars(
         select(ClusterLatest.arn).where(ClusterLatest.generated_at > window.until)
     ).all()
@@ -318,8 +346,14 @@ def _latest_fleet(conn: Connection, window: _Window) -> FleetCounts:
 def _daily_fleets(conn: Connection, window: _Window) -> dict[str, FleetCounts]:
     """Per scan day: each cluster at its last scan of that day (rollups inside the window)."""
     fleets: dict[str, FleetCounts] = defaultdict(FleetCounts)
-    inner = select(FleetDay.day, FleetDay.identity_mode, FleetDay.production, FleetDay.compliant,
-                   FleetDay.complete, FleetDay.clusters).where(FleetDay.day < window.until_day)
+    inner = select(
+        FleetDay.day,
+        FleetDay.identity_mode,
+        FleetDay.production,
+        FleetDay.compliant,
+        FleetDay.complete,
+        FleetDay.clusters,
+    ).where(FleetDay.day < window.until_day)
     if window.start_day is not None:
         inner = inner.where(FleetDay.day > window.start_day)
     for day, *row in conn.execute(inner):
@@ -332,10 +366,16 @@ def _daily_fleets(conn: Connection, window: _Window) -> dict[str, FleetCounts]:
                 .where(ClusterDay.day == day, window.covers(ClusterDay.generated_at))
                 .group_by(*_FLEET_KEY)
             ),
-            *_ranked(conn, conn.scalars(
-                select(ClusterDay.arn)
-                .where(ClusterDay.day == day, ClusterDay.generated_at > window.until)
-            ).all(), window, day),
+            *_ranked(
+                conn,
+                conn.scalars(
+                    select(ClusterDay.arn).where(
+                        ClusterDay.day == day, ClusterDay.generated_at > window.until
+                    )
+                ).all(),
+                window,
+                day,
+            ),
         ]
         if rows:
             fleets[day].add_rows(rows)
@@ -355,10 +395,12 @@ def _ranked(
         ranked = (
             select(
                 *_FLEET_KEY,
-                func.row_number().over(
+                func.row_number()
+                .over(
                     partition_by=ScanCluster.arn,
                     order_by=(Scan.generated_at.desc(), Scan.id.desc()),
-                ).label("rank"),
+                )
+                .label("rank"),
             )
             .join(Scan, Scan.id == ScanCluster.scan_id)
             .where(ScanCluster.arn.in_(chunk), window.covers(Scan.generated_at))
@@ -367,7 +409,7 @@ def _ranked(
             ranked = ranked.where(Scan.day == day)
         sub = ranked.subquery()
         keys = [sub.c.identity_mode, sub.c.production, sub.c.compliant, sub.c.complete]
-        rows.extend(conn.execute(
-            select(*keys, func.count()).where(sub.c.rank == 1).group_by(*keys)
-        ))
+        rows.extend(
+            conn.execute(select(*keys, func.count()).where(sub.c.rank == 1).group_by(*keys))
+        )
     return rows

@@ -33,10 +33,19 @@ class ClusterFilter:
 def latest_cluster_rows() -> AnySelect:
     """Each cluster's most recent observation, as copied into ``cluster_latest``."""
     return select(
-        ClusterLatest.arn, ClusterLatest.name, ClusterLatest.account, ClusterLatest.region,
-        ClusterLatest.environment, ClusterLatest.production, ClusterLatest.identity_mode,
-        ClusterLatest.compliant, ClusterLatest.complete, ClusterLatest.stuck_pods,
-        ClusterLatest.notready_nodes, ClusterLatest.scan_id, ClusterLatest.generated_at,
+        ClusterLatest.arn,
+        ClusterLatest.name,
+        ClusterLatest.account,
+        ClusterLatest.region,
+        ClusterLatest.environment,
+        ClusterLatest.production,
+        ClusterLatest.identity_mode,
+        ClusterLatest.compliant,
+        ClusterLatest.complete,
+        ClusterLatest.stuck_pods,
+        ClusterLatest.notready_nodes,
+        ClusterLatest.scan_id,
+        ClusterLatest.generated_at,
     )
 
 
@@ -86,7 +95,10 @@ def _filtered(query: AnySelect, flt: ClusterFilter | None) -> AnySelect:
 
 
 def list_clusters(
-    engine: Engine, flt: ClusterFilter | None = None, *, limit: int | None = None,
+    engine: Engine,
+    flt: ClusterFilter | None = None,
+    *,
+    limit: int | None = None,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
     """Clusters at their latest scan, by account, region and name; ``limit`` from ``offset``."""
@@ -120,8 +132,12 @@ def get_cluster(engine: Engine, arn: str) -> dict[str, Any] | None:
 
 def cluster_choices(engine: Engine) -> dict[str, list[str]]:
     """The distinct values each cluster filter can take (over each cluster's latest scan)."""
-    keys = {"account": ClusterLatest.account, "region": ClusterLatest.region,
-            "environment": ClusterLatest.environment, "mode": ClusterLatest.identity_mode}
+    keys = {
+        "account": ClusterLatest.account,
+        "region": ClusterLatest.region,
+        "environment": ClusterLatest.environment,
+        "mode": ClusterLatest.identity_mode,
+    }
     values: dict[str, set[str]] = {key: set() for key in keys}
     query = select(*keys.values()).distinct()
     with engine.connect() as conn:
@@ -133,13 +149,24 @@ def cluster_choices(engine: Engine) -> dict[str, list[str]]:
 
 
 _FINDING_COLUMNS = (
-    StoredFinding.fingerprint, StoredFinding.rule_id, StoredFinding.severity,
-    StoredFinding.status, StoredFinding.is_open, StoredFinding.cluster, StoredFinding.account,
-    StoredFinding.region, StoredFinding.resource, StoredFinding.title, StoredFinding.first_seen,
-    StoredFinding.last_seen, StoredFinding.resolved_at,
+    StoredFinding.fingerprint,
+    StoredFinding.rule_id,
+    StoredFinding.severity,
+    StoredFinding.status,
+    StoredFinding.is_open,
+    StoredFinding.cluster,
+    StoredFinding.account,
+    StoredFinding.region,
+    StoredFinding.resource,
+    StoredFinding.title,
+    StoredFinding.first_seen,
+    StoredFinding.last_seen,
+    StoredFinding.resolved_at,
 )
 _DETAIL_COLUMNS = (
-    StoredFinding.message, StoredFinding.evidence, StoredFinding.remediation,
+    StoredFinding.message,
+    StoredFinding.evidence,
+    StoredFinding.remediation,
     StoredFinding.suppressed,
 )
 
@@ -162,7 +189,9 @@ def finding_item(rec: Row[Any], *, details: bool = False) -> dict[str, Any]:
     }
     if details:
         item.update(
-            message=rec.message, evidence=rec.evidence, remediation=rec.remediation,
+            message=rec.message,
+            evidence=rec.evidence,
+            remediation=rec.remediation,
             suppressed=rec.suppressed,
         )
     return item
@@ -202,8 +231,9 @@ def list_findings(
         return [finding_item(r, details=details) for r in conn.execute(query)]
 
 
-def count_findings(engine: Engine, state: FindingState = "all", *,
-                   cluster: str | None = None) -> int:
+def count_findings(
+    engine: Engine, state: FindingState = "all", *, cluster: str | None = None
+) -> int:
     query = _in_state(select(func.count()).select_from(StoredFinding), state, cluster)
     with engine.connect() as conn:
         return int(conn.scalar(query) or 0)

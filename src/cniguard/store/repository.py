@@ -18,8 +18,19 @@ from cniguard.store.scope import ScanScope, as_utc, cluster_gaps, parse_time, st
 STUCK_PODS_RULE = "CNI030"
 NOTREADY_NODES_RULE = "CNI031"
 COVERAGE_RULE = "CNI090"  # fails (or is unknown) when part of a cluster could not be read
-LATEST_COPIES = ("scan_id", "name", "account", "region", "environment", "production",
-                 "identity_mode", "compliant", "complete", "stuck_pods", "notready_nodes")
+LATEST_COPIES = (
+    "scan_id",
+    "name",
+    "account",
+    "region",
+    "environment",
+    "production",
+    "identity_mode",
+    "compliant",
+    "complete",
+    "stuck_pods",
+    "notready_nodes",
+)
 
 
 def save_report(url: str, report: Report) -> int:
@@ -63,8 +74,7 @@ def write_report(conn: Connection, report: Report) -> int:
         stuck = _symptoms(report.findings, STUCK_PODS_RULE, "stuck_pods")
         notready = _symptoms(report.findings, NOTREADY_NODES_RULE, "not_ready_nodes")
         incomplete = {
-            f.cluster for f in report.findings
-            if f.rule_id == COVERAGE_RULE and f.status != "pass"
+            f.cluster for f in report.findings if f.rule_id == COVERAGE_RULE and f.status != "pass"
         }
         rows = [
             ScanCluster(
@@ -77,7 +87,8 @@ def write_report(conn: Connection, report: Report) -> int:
                 production=c.production,
                 identity_mode=c.cni_identity,
                 compliant=c.compliant,
-                complete=c.arn in scope.read_clusters and c.arn not in incomplete
+                complete=c.arn in scope.read_clusters
+                and c.arn not in incomplete
                 and not cluster_gaps(c, scope.gaps),
                 stuck_pods=stuck.get(c.arn, 0) if c.arn in scope.read_clusters else None,
                 notready_nodes=notready.get(c.arn, 0) if c.arn in scope.read_clusters else None,
@@ -165,8 +176,12 @@ def _track_findings(
         rec.is_open = True
         rec.resolved_at = None
         incident = Incident(
-            finding_id=rec.id, rule_id=finding.rule_id, severity=finding.severity,
-            cluster=finding.cluster, opened_at=at, opened_scan_id=scan_id,
+            finding_id=rec.id,
+            rule_id=finding.rule_id,
+            severity=finding.severity,
+            cluster=finding.cluster,
+            opened_at=at,
+            opened_scan_id=scan_id,
         )
         session.add(incident)
         tally.opened(incident, at)
@@ -188,7 +203,10 @@ def _track_findings(
             continue
         if rec is None:
             rec = StoredFinding(
-                fingerprint=fingerprint, first_seen=at, last_seen=at, resolved_at=None,
+                fingerprint=fingerprint,
+                first_seen=at,
+                last_seen=at,
+                resolved_at=None,
                 is_open=False,
             )
             session.add(rec)

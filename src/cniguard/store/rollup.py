@@ -45,8 +45,13 @@ def roll_cluster_day(
     held: dict[str, tuple[ClusterDay, FleetKey]] = {}
     for chunk in chunks(sorted({r.arn for r in rows})):
         query = (
-            select(ClusterDay, ScanCluster.identity_mode, ScanCluster.production,
-                   ScanCluster.compliant, ScanCluster.complete)
+            select(
+                ClusterDay,
+                ScanCluster.identity_mode,
+                ScanCluster.production,
+                ScanCluster.compliant,
+                ScanCluster.complete,
+            )
             .join(ScanCluster, ScanCluster.id == ClusterDay.scan_cluster_id)
             .where(ClusterDay.day == day, ClusterDay.arn.in_(chunk))
         )
@@ -82,8 +87,16 @@ def _apply_fleet(session: Session, day: str, delta: Counter[FleetKey]) -> None:
         row = stored.get(key)
         if row is None:
             mode, production, compliant, complete = key
-            session.add(FleetDay(day=day, identity_mode=mode, production=production,
-                                 compliant=compliant, complete=complete, clusters=change))
+            session.add(
+                FleetDay(
+                    day=day,
+                    identity_mode=mode,
+                    production=production,
+                    compliant=compliant,
+                    complete=complete,
+                    clusters=change,
+                )
+            )
         elif row.clusters + change == 0:
             session.delete(row)
         else:
@@ -115,8 +128,9 @@ class IncidentTally:
         stored: dict[tuple[str, str, str], IncidentDay] = {}
         for start in range(0, len(keys), CHUNK):
             query = select(IncidentDay).where(
-                tuple_(IncidentDay.day, IncidentDay.rule_id, IncidentDay.severity)
-                .in_(keys[start : start + CHUNK])
+                tuple_(IncidentDay.day, IncidentDay.rule_id, IncidentDay.severity).in_(
+                    keys[start : start + CHUNK]
+                )
             )
             stored.update(((r.day, r.rule_id, r.severity), r) for r in session.scalars(query))
         for key in keys:
@@ -124,9 +138,17 @@ class IncidentTally:
             row = stored.get(key)
             if row is None:
                 day, rule_id, severity = key
-                session.add(IncidentDay(day=day, rule_id=rule_id, severity=severity,
-                                        opened=opened, closed=closed, fixed=fixed,
-                                        fixed_us=fixed_us))
+                session.add(
+                    IncidentDay(
+                        day=day,
+                        rule_id=rule_id,
+                        severity=severity,
+                        opened=opened,
+                        closed=closed,
+                        fixed=fixed,
+                        fixed_us=fixed_us,
+                    )
+                )
             else:
                 row.opened += opened
                 row.closed += closed

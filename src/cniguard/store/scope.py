@@ -84,8 +84,12 @@ def cluster_gaps(cluster: ClusterResult, gaps: Iterable[GapRef]) -> bool:
     """Whether any gap names this cluster (or is account/region wide over it)."""
     return any(
         g.cluster == cluster.arn
-        or (g.cluster is None and g.resource is None
-            and g.account in (None, cluster.account) and g.region in (None, cluster.region))
+        or (
+            g.cluster is None
+            and g.resource is None
+            and g.account in (None, cluster.account)
+            and g.region in (None, cluster.region)
+        )
         for g in gaps
     )
 
@@ -108,9 +112,7 @@ class ScanScope:
     def __init__(self, report: Report) -> None:
         self.gaps = report_gaps(report)
         self.sources = report_sources(report)
-        self.read_clusters = {
-            c.arn for c in report.clusters if c.cni_identity != "unknown"
-        }
+        self.read_clusters = {c.arn for c in report.clusters if c.cni_identity != "unknown"}
         self.undecided = {(f.rule_id, f.cluster) for f in report.findings if f.status == "unknown"}
 
     def can_resolve(

@@ -68,8 +68,9 @@ def _login(request: Request, token: str) -> Response:
     if not _matches(request.query_params.get("token"), token):
         return PlainTextResponse("wrong token", status_code=401)
     response = RedirectResponse("/", status_code=303)
-    response.set_cookie(COOKIE, token, httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https")
+    response.set_cookie(
+        COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https"
+    )
     return response
 
 

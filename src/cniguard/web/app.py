@@ -80,17 +80,32 @@ def trend_charts(kpis: dict[str, Any]) -> list[Chart]:
     trend = kpis["trend"]
     days = [t["day"] for t in trend]
     return [
-        line_chart("IRSA compliance", days, {
-            "all clusters": [t["irsa_compliance_pct"] for t in trend],
-            "production": [t["irsa_compliance_pct_production"] for t in trend],
-        }, unit="%", y_max=100),
-        line_chart("Open high and critical findings", days, {
-            "critical": [t["open_findings_by_severity"]["critical"] for t in trend],
-            "high": [t["open_findings_by_severity"]["high"] for t in trend],
-            "on node roles": [t["node_role_findings_high_critical"] for t in trend],
-        }),
-        line_chart("Coverage", days, {"read in full": [t["coverage_pct"] for t in trend]},
-                   unit="%", y_max=100),
+        line_chart(
+            "IRSA compliance",
+            days,
+            {
+                "all clusters": [t["irsa_compliance_pct"] for t in trend],
+                "production": [t["irsa_compliance_pct_production"] for t in trend],
+            },
+            unit="%",
+            y_max=100,
+        ),
+        line_chart(
+            "Open high and critical findings",
+            days,
+            {
+                "critical": [t["open_findings_by_severity"]["critical"] for t in trend],
+                "high": [t["open_findings_by_severity"]["high"] for t in trend],
+                "on node roles": [t["node_role_findings_high_critical"] for t in trend],
+            },
+        ),
+        line_chart(
+            "Coverage",
+            days,
+            {"read in full": [t["coverage_pct"] for t in trend]},
+            unit="%",
+            y_max=100,
+        ),
     ]
 
 
@@ -107,49 +122,82 @@ def create_app(db_url: str, token: str | None = None) -> FastAPI:
     def page(name: str, **context: Any) -> HTMLResponse:
         return HTMLResponse(env.get_template(name).render(**context))
 
-    def listing(items: list[dict[str, Any]], limit: int | None, offset: int,
-                total: Callable[[], int]) -> JSONResponse:
+    def listing(
+        items: list[dict[str, Any]], limit: int | None, offset: int, total: Callable[[], int]
+    ) -> JSONResponse:
         """The items as a JSON array; ``X-Total-Count`` says how many match in all."""
         known = (limit is None or len(items) < limit) and (bool(items) or not offset)
         count = offset + len(items) if known else total()
         return JSONResponse(items, headers={"X-Total-Count": str(count)})
 
-    def cluster_filter(account: str | None, region: str | None, environment: str | None,
-                       mode: str | None) -> ClusterFilter:
-        return ClusterFilter(account=account or None, region=region or None,
-                             environment=environment or None, mode=mode or None)
+    def cluster_filter(
+        account: str | None, region: str | None, environment: str | None, mode: str | None
+    ) -> ClusterFilter:
+        return ClusterFilter(
+            account=account or None,
+            region=region or None,
+            environment=environment or None,
+            mode=mode or None,
+        )
 
     @app.get("/", response_class=HTMLResponse)
     def overview(since: str = DEFAULT_SINCE) -> HTMLResponse:
         kpis = cache.get(since)
-        return page("overview.html", kpis=kpis, charts=trend_charts(kpis), since=since,
-                    modes=IDENTITY_MODES, severities=SEVERITIES)
+        return page(
+            "overview.html",
+            kpis=kpis,
+            charts=trend_charts(kpis),
+            since=since,
+            modes=IDENTITY_MODES,
+            severities=SEVERITIES,
+        )
 
     @app.get("/clusters", response_class=HTMLResponse)
-    def clusters_page(account: str | None = None, region: str | None = None,
-                      environment: str | None = None, mode: str | None = None,
-                      page_number: int = PageNumber) -> HTMLResponse:
+    def clusters_page(
+        account: str | None = None,
+        region: str | None = None,
+        environment: str | None = None,
+        mode: str | None = None,
+        page_number: int = PageNumber,
+    ) -> HTMLResponse:
         flt = cluster_filter(account, region, environment, mode)
-        pages = Pager("/clusters", (("account", flt.account), ("region", flt.region),
-                                    ("environment", flt.environment), ("mode", flt.mode)),
-                      page_number, count_clusters(engine, flt))
-        return page("clusters.html", flt=flt, choices=cluster_choices(engine), pages=pages,
-                    clusters=list_clusters(engine, flt, limit=PAGE_SIZE, offset=pages.offset))
+        pages = Pager(
+            "/clusters",
+            (
+                ("account", flt.account),
+                ("region", flt.region),
+                ("environment", flt.environment),
+                ("mode", flt.mode),
+            ),
+            page_number,
+            count_clusters(engine, flt),
+        )
+        return page(
+            "clusters.html",
+            flt=flt,
+            choices=cluster_choices(engine),
+            pages=pages,
+            clusters=list_clusters(engine, flt, limit=PAGE_SIZE, offset=pages.offset),
+        )
 
     @app.get("/cluster", response_class=HTMLResponse)
     def cluster_page(arn: str) -> HTMLResponse:
         cluster = get_cluster(engine, arn)
         if cluster is None:
             raise HTTPException(status_code=404, detail="no such cluster in the store")
-        return page("cluster.html", cluster=cluster,
-                    findings=list_findings(engine, cluster=arn, details=True),
-                    history=cluster_history(engine, arn), incidents=cluster_incidents(engine, arn))
+        return page(
+            "cluster.html",
+            cluster=cluster,
+            findings=list_findings(engine, cluster=arn, details=True),
+            history=cluster_history(engine, arn),
+            incidents=cluster_incidents(engine, arn),
+        )
 
     @app.get("/findings", response_class=HTMLResponse)
-    def findings_page(state: Literal["open", "resolved", "all"] = "open",
-                      page_number: int = PageNumber) -> HTMLResponse:
-        pages = Pager("/findings", (("state", state),), page_number,
-                      count_findings(engine, state))
+    def findings_page(
+        state: Literal["open", "resolved", "all"] = "open", page_number: int = PageNumber
+    ) -> HTMLResponse:
+        pages = Pager("/findings", (("state", state),), page_number, count_findings(engine, state))
         found = list_findings(engine, state, limit=PAGE_SIZE, offset=pages.offset)
         return page("findings.html", findings=found, pages=pages, state=state)
 
@@ -158,21 +206,27 @@ def create_app(db_url: str, token: str | None = None) -> FastAPI:
         return cache.get(since)
 
     @app.get("/api/clusters")
-    def api_clusters(account: str | None = None, region: str | None = None,
-                     environment: str | None = None, mode: str | None = None,
-                     limit: int | None = Limit, offset: int = Offset) -> JSONResponse:
+    def api_clusters(
+        account: str | None = None,
+        region: str | None = None,
+        environment: str | None = None,
+        mode: str | None = None,
+        limit: int | None = Limit,
+        offset: int = Offset,
+    ) -> JSONResponse:
         flt = cluster_filter(account, region, environment, mode)
         items = list_clusters(engine, flt, limit=limit, offset=offset)
         return listing(items, limit, offset, lambda: count_clusters(engine, flt))
 
     @app.get("/api/findings")
     def api_findings(
-        state: Literal["open", "resolved", "all"] = "open", cluster: str | None = None,
-        limit: int | None = Limit, offset: int = Offset,
+        state: Literal["open", "resolved", "all"] = "open",
+        cluster: str | None = None,
+        limit: int | None = Limit,
+        offset: int = Offset,
     ) -> JSONResponse:
         items = list_findings(engine, state, cluster=cluster, limit=limit, offset=offset)
-        return listing(items, limit, offset,
-                       lambda: count_findings(engine, state, cluster=cluster))
+        return listing(items, limit, offset, lambda: count_findings(engine, state, cluster=cluster))
 
     @app.get("/api/scans")
     def api_scans(limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
@@ -184,7 +238,6 @@ def create_app(db_url: str, token: str | None = None) -> FastAPI:
 
         from cniguard.web.metrics import exposition
 
-        return Response(exposition(engine, cache.get(None)),
-                        media_type=CONTENT_TYPE_LATEST)
+        return Response(exposition(engine, cache.get(None)), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -33,19 +33,32 @@ class StoreCollector(Collector):
 
     def _findings(self) -> Iterator[GaugeMetricFamily]:
         by_rule = GaugeMetricFamily(
-            "cniguard_open_findings", "Open (active, unresolved) findings.",
+            "cniguard_open_findings",
+            "Open (active, unresolved) findings.",
             labels=["rule_id", "severity"],
         )
         by_cluster = GaugeMetricFamily(
-            "cniguard_cluster_open_findings", "Open findings of one cluster.",
+            "cniguard_cluster_open_findings",
+            "Open findings of one cluster.",
             labels=[*CLUSTER_LABELS, "rule_id", "severity"],
         )
         query = (
-            select(StoredFinding.cluster, StoredFinding.account, StoredFinding.region,
-                   StoredFinding.rule_id, StoredFinding.severity, func.count())
+            select(
+                StoredFinding.cluster,
+                StoredFinding.account,
+                StoredFinding.region,
+                StoredFinding.rule_id,
+                StoredFinding.severity,
+                func.count(),
+            )
             .where(StoredFinding.is_open.is_(True))
-            .group_by(StoredFinding.cluster, StoredFinding.account, StoredFinding.region,
-                      StoredFinding.rule_id, StoredFinding.severity)
+            .group_by(
+                StoredFinding.cluster,
+                StoredFinding.account,
+                StoredFinding.region,
+                StoredFinding.rule_id,
+                StoredFinding.severity,
+            )
         )
         totals: dict[tuple[str, str], int] = {}
         with self.engine.connect() as conn:
@@ -60,15 +73,18 @@ class StoreCollector(Collector):
 
     def _clusters(self) -> Iterator[GaugeMetricFamily]:
         modes = GaugeMetricFamily(
-            "cniguard_clusters", "Clusters by CNI identity mode (each at its latest scan).",
+            "cniguard_clusters",
+            "Clusters by CNI identity mode (each at its latest scan).",
             labels=["identity_mode", "environment", "production"],
         )
         stuck = GaugeMetricFamily(
-            "cniguard_stuck_pods", "Pods stuck in ContainerCreating (CNI030 evidence).",
+            "cniguard_stuck_pods",
+            "Pods stuck in ContainerCreating (CNI030 evidence).",
             labels=CLUSTER_LABELS,
         )
         notready = GaugeMetricFamily(
-            "cniguard_notready_nodes", "Nodes NotReady: network plugin not ready (CNI031).",
+            "cniguard_notready_nodes",
+            "Nodes NotReady: network plugin not ready (CNI031).",
             labels=CLUSTER_LABELS,
         )
         counts: dict[tuple[str, str, str], int] = {}
@@ -91,8 +107,10 @@ class StoreCollector(Collector):
             "Clusters compliant with the IRSA-only standard among those with a verdict.",
             labels=["scope"],
         )
-        for scope, key in (("all", "irsa_compliance_pct"), ("production",
-                                                          "irsa_compliance_pct_production")):
+        for scope, key in (
+            ("all", "irsa_compliance_pct"),
+            ("production", "irsa_compliance_pct_production"),
+        ):
             if self.kpis.get(key) is not None:
                 compliance.add_metric([scope], self.kpis[key] / 100)
         yield compliance
@@ -103,13 +121,15 @@ class StoreCollector(Collector):
         )
         if self.kpis.get("coverage_pct") is not None:
             yield GaugeMetricFamily(
-                "cniguard_coverage_ratio", "Clusters read in full by their latest scan.",
+                "cniguard_coverage_ratio",
+                "Clusters read in full by their latest scan.",
                 value=self.kpis["coverage_pct"] / 100,
             )
         mttr = self.kpis["mttr_hours"]["cni_incidents"]
         if mttr is not None:
             yield GaugeMetricFamily(
-                "cniguard_mttr_hours", "Mean hours to fix CNI incidents (CNI001, CNI030-032).",
+                "cniguard_mttr_hours",
+                "Mean hours to fix CNI incidents (CNI001, CNI030-032).",
                 value=mttr,
             )
 
@@ -121,12 +141,14 @@ class StoreCollector(Collector):
         if scan is None:
             return
         yield GaugeMetricFamily(
-            "cniguard_last_scan_timestamp_seconds", "When the latest stored scan ran (Unix time).",
+            "cniguard_last_scan_timestamp_seconds",
+            "When the latest stored scan ran (Unix time).",
             value=as_utc(scan.generated_at).timestamp(),
         )
         if scan.duration_seconds is not None:
             yield GaugeMetricFamily(
-                "cniguard_last_scan_duration_seconds", "How long the latest stored scan took.",
+                "cniguard_last_scan_duration_seconds",
+                "How long the latest stored scan took.",
                 value=scan.duration_seconds,
             )
 

@@ -119,8 +119,9 @@ def _pod_identity(values: dict[str, Value], address: str) -> dict[str, Value]:
 
 def _node_group(values: dict[str, Value], address: str) -> dict[str, Value]:
     prefix = values.get("node_group_name_prefix")
-    name = prefix.rstrip("-") if isinstance(prefix, str) else _name(values, address,
-                                                                    "node_group_name")
+    name = (
+        prefix.rstrip("-") if isinstance(prefix, str) else _name(values, address, "node_group_name")
+    )
     return {"id": f"tf:{address}", "arn": f"tf:{address}", "node_group_name": name}
 
 

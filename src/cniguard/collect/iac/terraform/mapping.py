@@ -180,8 +180,7 @@ class _Mapper:
     def expansion_gap(self, instance: ResourceInstance, cluster: str | None, effect: str) -> None:
         """A resource whose count / for_each is unknown: it may not exist, or exist many times."""
         if instance.expansion is not None:
-            self.gap(instance, f"{_unexpanded(instance)}; {effect}", cluster,
-                     instance.expanded_by)
+            self.gap(instance, f"{_unexpanded(instance)}; {effect}", cluster, instance.expanded_by)
 
     # --- IAM ---------------------------------------------------------------------------------
 
@@ -303,8 +302,12 @@ class _Mapper:
                 arn = synthetic.role_arn(name)
             self.role_arns[name] = self.role_arns[f"@{qualified}"] = arn
             if item.expansion is not None:
-                self.role_gap(f"@{qualified}", item, f"{_unexpanded(item)}; the role may not "
-                              "exist (reported as if it does)", item.expanded_by)
+                self.role_gap(
+                    f"@{qualified}",
+                    item,
+                    f"{_unexpanded(item)}; the role may not exist (reported as if it does)",
+                    item.expanded_by,
+                )
             attached = [
                 *(policies.get(name, []) if named else []),
                 *policies.get(f"@{qualified}", []),
@@ -313,9 +316,13 @@ class _Mapper:
             attached.extend(self.inline_managed(item, documents))
             boundary = item.values.get("permissions_boundary")
             if isinstance(boundary, Unknown):
-                self.role_gap(name, item, f"permissions_boundary: cannot evaluate "
-                              f"{boundary.describe()}; the role's grant is unknown",
-                              "permissions_boundary")
+                self.role_gap(
+                    name,
+                    item,
+                    f"permissions_boundary: cannot evaluate "
+                    f"{boundary.describe()}; the role's grant is unknown",
+                    "permissions_boundary",
+                )
             boundary_doc = documents.get(boundary) if isinstance(boundary, str) else None
             self.fragment.roles.append(
                 Role(
@@ -325,8 +332,11 @@ class _Mapper:
                     trust_policy=_document(self.known(item, "assume_role_policy")),
                     policies=tuple(attached),
                     permissions_boundary_arn=(
-                        boundary if isinstance(boundary, str) else
-                        _label(boundary) if isinstance(boundary, Unknown) else None
+                        boundary
+                        if isinstance(boundary, str)
+                        else _label(boundary)
+                        if isinstance(boundary, Unknown)
+                        else None
                     ),
                     permissions_boundary=_document(boundary_doc),
                     tags=_tags(self.known(item, "tags")),
@@ -349,9 +359,13 @@ class _Mapper:
         for arn in managed if isinstance(managed, list) else [] if managed is None else [managed]:
             found.append(self.attachment(arn, origin, documents))
             if not isinstance(arn, str):
-                self.role_gap(role, item, f"managed_policy_arns: cannot evaluate "
-                              f"{_describe(arn)}; the role's grant is unknown",
-                              "managed_policy_arns")
+                self.role_gap(
+                    role,
+                    item,
+                    f"managed_policy_arns: cannot evaluate "
+                    f"{_describe(arn)}; the role's grant is unknown",
+                    "managed_policy_arns",
+                )
         inline_blocks = item.values.get("inline_policy")
         if isinstance(inline_blocks, Unknown):
             inline_blocks = [{"name": _label(inline_blocks), "policy": inline_blocks}]
@@ -360,9 +374,13 @@ class _Mapper:
                 continue
             document = inline["policy"]
             if deep_unknown(document) is not None:
-                self.role_gap(role, item, f"inline_policy: cannot evaluate "
-                              f"{_describe(deep_unknown(document))}; the role's grant is unknown",
-                              "inline_policy")
+                self.role_gap(
+                    role,
+                    item,
+                    f"inline_policy: cannot evaluate "
+                    f"{_describe(deep_unknown(document))}; the role's grant is unknown",
+                    "inline_policy",
+                )
             found.append(
                 PolicyAttachment(
                     name=str(inline.get("name") or "inline"),
@@ -740,7 +758,9 @@ class _Mapper:
             authentication_mode=access if isinstance(access, str) else None,
             tags=_tags(self.known(item, "tags", cluster_id)),
             node_groups=tuple(self.node_groups(ref)),
-            fargate_profiles=None if fargate_unsure else tuple(
+            fargate_profiles=None
+            if fargate_unsure
+            else tuple(
                 FargateProfile(
                     name=str(f.values.get("fargate_profile_name") or f.address),
                     pod_execution_role_arn=self.role_ref(f, "pod_execution_role_arn", cluster_id),
@@ -774,8 +794,12 @@ class _Mapper:
                 if self.placement(item, value).clusters:
                     continue
                 if isinstance(value, Unknown):
-                    self.gap(item, f"cluster_name: cannot evaluate {value.describe()}", None,
-                             "cluster_name")
+                    self.gap(
+                        item,
+                        f"cluster_name: cannot evaluate {value.describe()}",
+                        None,
+                        "cluster_name",
+                    )
                 else:
                     self.expansion_gap(item, None, "it may not exist")
         for resource_type in _UNPLACED:

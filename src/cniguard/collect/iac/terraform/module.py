@@ -426,8 +426,9 @@ class ModuleInstance:
                 if attr_name not in CALL_ARGUMENTS
             }
             if definition.version is not None:
-                inputs.setdefault("cniguard_module_version", functools.partial(
-                    str, definition.version))
+                inputs.setdefault(
+                    "cniguard_module_version", functools.partial(str, definition.version)
+                )
             instances.append(
                 ModuleInstance(
                     definition,
@@ -497,8 +498,11 @@ class ModuleInstance:
             )
             lines = {n: a.line for n, a in block.attributes.items() if a.line is not None}
             for nested in reversed(block.blocks):
-                name = nested.labels[0] if nested.type == "dynamic" and nested.labels else (
-                    nested.type)
+                name = (
+                    nested.labels[0]
+                    if nested.type == "dynamic" and nested.labels
+                    else (nested.type)
+                )
                 if nested.line is not None:
                     lines[name] = nested.line
             for obj in objects:

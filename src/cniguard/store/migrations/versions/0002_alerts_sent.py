@@ -19,7 +19,9 @@ def upgrade() -> None:
     op.create_table(
         "alerts_sent",
         sa.Column(
-            "incident_id", sa.Integer, sa.ForeignKey("incidents.id", ondelete="CASCADE"),
+            "incident_id",
+            sa.Integer,
+            sa.ForeignKey("incidents.id", ondelete="CASCADE"),
             primary_key=True,
         ),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),

@@ -20,8 +20,10 @@ def upgrade() -> None:
         "cluster_latest",
         sa.Column("arn", sa.String(512), primary_key=True),
         sa.Column(
-            "scan_cluster_id", sa.Integer,
-            sa.ForeignKey("scan_clusters.id", ondelete="CASCADE"), nullable=False,
+            "scan_cluster_id",
+            sa.Integer,
+            sa.ForeignKey("scan_clusters.id", ondelete="CASCADE"),
+            nullable=False,
         ),
         sa.Column("generated_at", sa.DateTime(timezone=True), nullable=False),
     )

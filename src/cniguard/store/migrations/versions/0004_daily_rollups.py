@@ -21,11 +21,16 @@ depends_on = None
 TS = sa.DateTime(timezone=True)
 MICROSECOND = dt.timedelta(microseconds=1)
 LATEST_COPIES = (  # scan_clusters columns copied into cluster_latest, and whether they are required
-    ("scan_id", sa.Integer, True), ("name", sa.String(256), True),
-    ("account", sa.String(32), True), ("region", sa.String(32), True),
-    ("environment", sa.String(256), False), ("production", sa.Boolean, True),
-    ("identity_mode", sa.String(32), True), ("compliant", sa.Boolean, False),
-    ("complete", sa.Boolean, True), ("stuck_pods", sa.Integer, False),
+    ("scan_id", sa.Integer, True),
+    ("name", sa.String(256), True),
+    ("account", sa.String(32), True),
+    ("region", sa.String(32), True),
+    ("environment", sa.String(256), False),
+    ("production", sa.Boolean, True),
+    ("identity_mode", sa.String(32), True),
+    ("compliant", sa.Boolean, False),
+    ("complete", sa.Boolean, True),
+    ("stuck_pods", sa.Integer, False),
     ("notready_nodes", sa.Integer, False),
 )
 
@@ -37,12 +42,16 @@ def _copy_latest_observation() -> None:
     names = [name for name, _kind, _required in LATEST_COPIES]
     latest = sa.table("cluster_latest", sa.column("scan_cluster_id"), *map(sa.column, names))
     observed = sa.table("scan_clusters", sa.column("id"), *map(sa.column, names))
-    op.execute(latest.update().values({
-        name: sa.select(observed.c[name])
-        .where(observed.c.id == latest.c.scan_cluster_id)
-        .scalar_subquery()
-        for name in names
-    }))
+    op.execute(
+        latest.update().values(
+            {
+                name: sa.select(observed.c[name])
+                .where(observed.c.id == latest.c.scan_cluster_id)
+                .scalar_subquery()
+                for name in names
+            }
+        )
+    )
     with op.batch_alter_table("cluster_latest") as batch:
         for name, kind, required in LATEST_COPIES:
             if required:
@@ -61,8 +70,10 @@ def upgrade() -> None:
         sa.Column("day", sa.String(10), primary_key=True),
         sa.Column("arn", sa.String(512), primary_key=True),
         sa.Column(
-            "scan_cluster_id", sa.Integer,
-            sa.ForeignKey("scan_clusters.id", ondelete="CASCADE"), nullable=False,
+            "scan_cluster_id",
+            sa.Integer,
+            sa.ForeignKey("scan_clusters.id", ondelete="CASCADE"),
+            nullable=False,
         ),
         sa.Column("generated_at", TS, nullable=False),
     )
@@ -117,8 +128,12 @@ def _utc(value: dt.datetime) -> dt.datetime:
 def _incident_days() -> list[dict[str, Any]]:
     """Every stored incident counted once on its opening day and once on its closing day."""
     incidents = sa.table(
-        "incidents", sa.column("rule_id"), sa.column("severity"), sa.column("opened_at", TS),
-        sa.column("resolved_at", TS), sa.column("resolution"),
+        "incidents",
+        sa.column("rule_id"),
+        sa.column("severity"),
+        sa.column("opened_at", TS),
+        sa.column("resolved_at", TS),
+        sa.column("resolution"),
     )
     days: dict[tuple[str, str, str], list[int]] = {}
 
@@ -126,8 +141,13 @@ def _incident_days() -> list[dict[str, Any]]:
         return days.setdefault((at.date().isoformat(), rule_id, severity), [0, 0, 0, 0])
 
     for rule_id, severity, opened_at, resolved_at, resolution in op.get_bind().execute(
-        sa.select(incidents.c.rule_id, incidents.c.severity, incidents.c.opened_at,
-                  incidents.c.resolved_at, incidents.c.resolution)
+        sa.select(
+            incidents.c.rule_id,
+            incidents.c.severity,
+            incidents.c.opened_at,
+            incidents.c.resolved_at,
+            incidents.c.resolution,
+        )
     ):
         opened = _utc(opened_at)
         slot(opened, rule_id, severity)[0] += 1
@@ -140,8 +160,15 @@ def _incident_days() -> list[dict[str, Any]]:
             closing[2] += 1
             closing[3] += (resolved - opened) // MICROSECOND
     return [
-        {"day": day, "rule_id": rule_id, "severity": severity, "opened": opened,
-         "closed": closed, "fixed": fixed, "fixed_us": fixed_us}
+        {
+            "day": day,
+            "rule_id": rule_id,
+            "severity": severity,
+            "opened": opened,
+            "closed": closed,
+            "fixed": fixed,
+            "fixed_us": fixed_us,
+        }
         for (day, rule_id, severity), (opened, closed, fixed, fixed_us) in sorted(days.items())
     ]
 

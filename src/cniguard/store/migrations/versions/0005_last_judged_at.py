@@ -34,15 +34,21 @@ def _judgements() -> list[dict[str, Any]]:
     than the real last judgement, never newer: a late report then acts as it did before 0005.
     """
     findings = sa.table(
-        "findings", sa.column("id"), sa.column("status"), sa.column("last_seen", TS),
+        "findings",
+        sa.column("id"),
+        sa.column("status"),
+        sa.column("last_seen", TS),
         sa.column("resolved_at", TS),
     )
     incidents = sa.table("incidents", sa.column("finding_id"), sa.column("opened_at", TS))
     bind = op.get_bind()
-    opened: dict[int, dt.datetime] = dict(bind.execute(
-        sa.select(incidents.c.finding_id, sa.func.max(incidents.c.opened_at))
-        .group_by(incidents.c.finding_id)
-    ).all())
+    opened: dict[int, dt.datetime] = dict(
+        bind.execute(
+            sa.select(incidents.c.finding_id, sa.func.max(incidents.c.opened_at)).group_by(
+                incidents.c.finding_id
+            )
+        ).all()
+    )
     judged = []
     for finding_id, status, last_seen, resolved_at in bind.execute(
         sa.select(findings.c.id, findings.c.status, findings.c.last_seen, findings.c.resolved_at)

@@ -1,4 +1,3 @@
-
 """terraform-aws-modules/iam IRSA role modules (v5 ``iam-role-for-service-accounts-eks``, v6
 ``iam-role-for-service-accounts``).
 
