@@ -197,13 +197,17 @@ def _cluster_impact(
         for k, f in new.items()
         if f.status == "fail" and (k not in old or old[k].status != "fail")
     ]
-    unknown_rules = {f.rule_id for f in after if f.status == "unknown"}
+    # a finding that disappears is resolved only if its rule did not turn unknown elsewhere
+    new_unknown = {
+        f.rule_id
+        for k, f in new.items()
+        if f.status == "unknown" and (k not in old or old[k].status != "unknown")
+    }
     resolved = [
         f
         for k, f in old.items()
         if f.status == "fail"
-        and (k not in new or new[k].status == "pass")
-        and f.rule_id not in unknown_rules
+        and (new[k].status == "pass" if k in new else f.rule_id not in new_unknown)
     ]
     reasons = list(unknown)
     for label, findings in (("before", before), ("after", after)):
