@@ -17,8 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_engine import generate
-
+from bench_engine import generate  # type: ignore[import-not-found]  # run from bench/
 from cniguard.demo import demo_config
 from cniguard.model.codec import save_inventory
 from cniguard.remediate import changes as ch

@@ -15,6 +15,8 @@ CORE = (
     "cniguard.engine",
     "cniguard.demo",
     "cniguard.config",
+    "cniguard.remediate.impact",
+    "cniguard.remediate.terraform_changes",
 )
 FORBIDDEN = (
     "boto3",
