@@ -18,6 +18,8 @@ CORE = (
     "cniguard.config",
     "cniguard.remediate.planner",
     "cniguard.remediate.render",
+    "cniguard.remediate.impact",
+    "cniguard.remediate.terraform_changes",
 )
 FORBIDDEN = (
     "boto3",
