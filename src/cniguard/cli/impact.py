@@ -71,9 +71,8 @@ def impact(
 ) -> None:
     """Would these IAM/EKS changes break a cluster's CNI? Applies them to a copy of the
     inventory and re-runs the rules (exit 1: breaks; 3: cannot tell; 0: safe)."""
-    import hashlib
 
-    from cniguard.model.codec import InputError, inventory_to_json
+    from cniguard.model.codec import InputError, inventory_fingerprint
     from cniguard.remediate.changes import Change, from_flags, load_calls, load_json
     from cniguard.remediate.impact import impact as assess_impact
     from cniguard.remediate.terraform_changes import from_plan
@@ -101,8 +100,7 @@ def impact(
         )
     cfg = load_config_opt(config)
     inv = load_inventory_opt(inventory) if inventory is not None else run_collection(live)
-    canonical = json.dumps(inventory_to_json(inv), sort_keys=True, separators=(",", ":"))
-    fingerprint = hashlib.sha256(canonical.encode()).hexdigest()
+    fingerprint = inventory_fingerprint(inv)
     result = assess_impact(inv, changes, cfg, inventory_fingerprint=fingerprint)
     if fmt is Fmt.json:
         text = json.dumps(result.to_json(), indent=2) + "\n"

@@ -35,6 +35,13 @@ def dump_python(obj: Any) -> Any:
     return _adapter(type(obj)).dump_python(obj, mode="json")
 
 
+def inventory_fingerprint(inventory: Inventory) -> str:
+    """sha256 of the inventory's JSON (pydantic's serializer: a tenth of json.dumps' time)."""
+    import hashlib
+
+    return hashlib.sha256(_adapter(Inventory).dump_json(inventory)).hexdigest()
+
+
 def inventory_to_json(inventory: Inventory) -> dict[str, Any]:
     return {"schema": INVENTORY_SCHEMA, **dump_python(inventory)}
 

@@ -94,16 +94,7 @@ def operation_commands(op: Operation, *, region: str, context: str) -> list[str]
                     {"role-name": p["RoleName"], "policy-document": p["PolicyDocument"]},
                     None,
                 ),
-                _aws(
-                    "iam",
-                    "get-role",
-                    {
-                        "role-name": p["RoleName"],
-                        "query": "Role.AssumeRolePolicyDocument",
-                        "output": "json",
-                    },
-                    None,
-                ),
+                _trust_of(p["RoleName"]),
             ]
         case "iam:CreatePolicy":
             return [
@@ -277,19 +268,13 @@ def operation_commands(op: Operation, *, region: str, context: str) -> list[str]
                 + " | grep -qx ACTIVE"
             ]
         case "check:RoleTrust":
-            return [
-                _aws(
-                    "iam",
-                    "get-role",
-                    {
-                        "role-name": p["RoleName"],
-                        "query": "Role.AssumeRolePolicyDocument",
-                        "output": "json",
-                    },
-                    None,
-                )
-            ]
+            return [_trust_of(p["RoleName"])]
     raise ValueError(f"no command for operation {op.op}")
+
+
+def _trust_of(role_name: str) -> str:
+    query = {"role-name": role_name, "query": "Role.AssumeRolePolicyDocument", "output": "json"}
+    return _aws("iam", "get-role", query, None)
 
 
 def _identity_check(kube: list[str], p: dict[str, Any]) -> str:

@@ -11,8 +11,6 @@ never from a role another cluster still depends on → verify again.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -22,7 +20,7 @@ from cniguard.config import Config
 from cniguard.engine import evaluate
 from cniguard.iam.actions import ALL_CNI_ACTIONS, MUTATING_ACTIONS
 from cniguard.iam.policy import PolicyParseError, parse_statements
-from cniguard.model.codec import InputError, inventory_to_json
+from cniguard.model.codec import InputError, inventory_fingerprint
 from cniguard.model.finding import ClusterResult, Report
 from cniguard.model.inventory import Cluster, Inventory, PolicyAttachment
 from cniguard.remediate import steps as S
@@ -49,11 +47,6 @@ class PlanOptions:
     role_name: str = DEFAULT_ROLE_NAME  # "{cluster}" is replaced by the cluster's name
     contexts: dict[str, str] | None = None  # cluster name or ARN -> kubeconfig context
     verify_timeout: int = 120
-
-
-def inventory_fingerprint(inventory: Inventory) -> str:
-    text = json.dumps(inventory_to_json(inventory), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def select_clusters(inventory: Inventory, wanted: Sequence[str]) -> list[Cluster]:
