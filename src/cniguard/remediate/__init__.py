@@ -1,0 +1,1 @@
+"""Safe change: plans, impact checks, gated apply and verification."""
