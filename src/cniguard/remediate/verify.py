@@ -30,8 +30,10 @@ from cniguard.remediate.kube_ops import (
     PodState,
 )
 from cniguard.remediate.node_scaling import NodeGroups, Scaling, ScalingError
+from cniguard.remediate.pause_image import pause_image
 from cniguard.remediate.probe_pods import (
     NODEGROUP_LABEL,
+    JsonDict,
     Node,
     NodeGroup,
     node_groups,
@@ -45,10 +47,22 @@ IAM_REASON = "MissingIAMPermissions"
 DEADLINE_MARGIN = 300  # activeDeadlineSeconds beyond the run's own timeouts: a safety net only
 
 
+REGION_LABEL = "topology.kubernetes.io/region"
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) stopped the run; ``cleanup`` says what happened to its namespace."""
+
+    def __init__(self, cleanup: str) -> None:
+        super().__init__(cleanup)
+        self.cleanup = cleanup
+
+
 @dataclass(frozen=True)
 class VerifyOptions:
     cluster: str
-    image: str
+    image: str | None = None  # None: the EKS pause image of the region
+    region: str | None = None  # None: the nodes' topology.kubernetes.io/region
     timeout: float = 120.0  # per wait for pod IPs
     poll: float = 1.0
     scale_node_group: str | None = None
@@ -89,19 +103,25 @@ class _Run:
 
     def run(self) -> VerifyResult:
         started_at = self.clock.now().isoformat(timespec="seconds").replace("+00:00", "Z")
-        groups = node_groups(self.ops.nodes())
+        nodes = self.ops.nodes()
+        self.image = self.options.image or pause_image(self._region(nodes))
+        groups = node_groups(nodes)
         self._read_aws_node_pods()
         results: list[GroupResult] = []
         scale: ScaleResult | None = None
-        cleanup = "not created"
         try:
             self.namespace = self.ops.create_scratch_namespace(self.options.run_id)
             results = self._test_groups(groups)
             if self.options.scale_node_group is not None:
                 scale = self._scale_test(self.options.scale_node_group, groups)
-        finally:
-            with _interrupts_held():
-                cleanup = self._cleanup()
+        except KeyboardInterrupt:
+            raise Interrupted(self._cleanup_held()[0]) from None
+        except BaseException:
+            self._cleanup_held()
+            raise
+        cleanup, interrupted = self._cleanup_held()
+        if interrupted:
+            raise Interrupted(cleanup)
         return VerifyResult(
             cluster=self.options.cluster,
             started_at=started_at,
@@ -111,6 +131,18 @@ class _Run:
             cleanup=cleanup,
             notes=tuple(self.notes),
         )
+
+    def _region(self, nodes: list[JsonDict]) -> str:
+        if self.options.region:
+            return self.options.region
+        found = {n.labels[REGION_LABEL] for n in map(parse_node, nodes) if REGION_LABEL in n.labels}
+        if len(found) != 1:
+            seen = ", ".join(sorted(found)) or "none"
+            raise KubeOpsError(
+                f"cannot tell the cluster's region from its nodes ({REGION_LABEL}: {seen}); "
+                "give --region or --image"
+            )
+        return found.pop()
 
     # node groups ------------------------------------------------------------------------------
 
@@ -138,7 +170,7 @@ class _Run:
             group,
             namespace=self.namespace,
             run_id=self.options.run_id,
-            image=self.options.image,
+            image=self.image,
             deadline_seconds=deadline,
             node=node,
         )
@@ -275,8 +307,10 @@ class _Run:
         try:
             result = self._scaled_node(group, update, result)
         finally:
-            with _interrupts_held():
+            with _interrupts_held() as caught:
                 result = self._restore(nodegroup, before, raised, result)
+            if caught:
+                raise KeyboardInterrupt
         return result
 
     def _scaled_node(self, group: NodeGroup, update: str, result: ScaleResult) -> ScaleResult:
@@ -376,6 +410,12 @@ class _Run:
 
     # clean-up ---------------------------------------------------------------------------------
 
+    def _cleanup_held(self) -> tuple[str, bool]:
+        """Clean up with Ctrl-C held; whether one came meanwhile."""
+        with _interrupts_held() as caught:
+            cleanup = self._cleanup()
+        return cleanup, bool(caught)
+
     def _cleanup(self) -> str:
         """Delete this run's namespace (even if its creation seemed to fail) and wait for it."""
         try:
@@ -412,16 +452,14 @@ def _not_restored(result: ScaleResult, why: str) -> ScaleResult:
 
 
 @contextmanager
-def _interrupts_held() -> Iterator[None]:
-    """Hold Ctrl-C while cleaning up (main thread only); re-raise it once clean-up is done."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+def _interrupts_held() -> Iterator[list[int]]:
+    """Hold Ctrl-C (main thread only) for the block; yields the signals that came meanwhile."""
     caught: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
     previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
     try:
-        yield
+        yield caught
     finally:
         signal.signal(signal.SIGINT, previous)
-    if caught:
-        raise KeyboardInterrupt
