@@ -100,12 +100,16 @@ class _Run:
         self.namespace: str | None = None
         self.notes: list[str] = []
         self.aws_node_pods: dict[str, str] = {}  # node -> aws-node pod
+        self.image = options.image or ""
 
     def run(self) -> VerifyResult:
         started_at = self.clock.now().isoformat(timespec="seconds").replace("+00:00", "Z")
         nodes = self.ops.nodes()
-        self.image = self.options.image or pause_image(self._region(nodes))
         groups = node_groups(nodes)
+        if not groups:
+            self.notes.append("the cluster has no Linux EC2 node (the nodes aws-node runs on)")
+        if any(g.usable for g in groups) or self.options.scale_node_group:
+            self.image = self.options.image or pause_image(self._region(nodes))
         self._read_aws_node_pods()
         results: list[GroupResult] = []
         scale: ScaleResult | None = None
