@@ -279,3 +279,25 @@ def test_the_scaling_test_leaves_a_size_someone_else_changed(sim_cluster_factory
     config = eks.describe_nodegroup(clusterName="demo", nodegroupName="general")["nodegroup"]
     assert config["scalingConfig"]["desiredSize"] == 3
     assert result.cleanup == "deleted"
+
+
+def test_a_new_node_that_never_gets_ready_fails_the_scaling_test_and_the_size_is_restored(
+    sim_cluster_factory: Factory,
+) -> None:
+    env = healthy(sim_cluster_factory, node_groups={"general": 1})
+    env.client("iam").detach_role_policy(RoleName=env.node_role_name, PolicyArn=CNI_POLICY)
+    old = node_names(env, "general")
+    options = VerifyOptions(
+        cluster="demo", timeout=1, poll=0.2, scale_node_group="general", scale_timeout=2
+    )
+    groups = EksNodeGroups(boto3.Session(), env.region, "demo")
+    result = verify(ops_for(env), options, nodegroups=groups)
+    assert [g.status for g in result.groups] == ["failed"]
+    scale = result.scale_test
+    assert scale is not None
+    assert (scale.status, scale.restored, scale.node) == ("failed", True, None)
+    joined = re.fullmatch(r"no new Ready node after 2s \(new nodes: (\S+)\)", scale.message)
+    assert joined is not None and joined.group(1) not in old
+    config = env.client("eks").describe_nodegroup(clusterName="demo", nodegroupName="general")
+    assert config["nodegroup"]["scalingConfig"]["desiredSize"] == 1
+    assert result.cleanup == "deleted"

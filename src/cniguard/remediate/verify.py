@@ -356,6 +356,7 @@ class _Run:
         created = self.clock.monotonic()
         state, seconds = self._wait_for_ips({pod}, {pod: created}).get(pod, (None, None))
         seen = (state, seconds) if state else None
+        self._read_aws_node_pods()  # the new node's aws-node pod, for its events
         checked = self._group_result(group, pod, seen, self._events())
         return replace(
             result,
