@@ -1,7 +1,9 @@
 """A real moto server behind a loopback proxy: the collector's boto3 calls go over HTTP unchanged.
 
 The proxy serves the APIs moto lacks (EKS add-ons, pod identity associations, access entries,
-CloudTrail LookupEvents) from :mod:`fakes.services`, forwards everything else to moto, and can
+their writes and DescribeUpdate, CloudTrail LookupEvents) from :mod:`fakes.services` and
+:mod:`fakes.eks_writes`, forwards everything else to moto, tells listeners (a simulated cluster)
+about every successful write, and can
 inject per-call latency, AccessDenied for chosen accounts or actions, throttling, 5xx errors,
 slow responses and role sessions that expire soon. Fault choices are deterministic per request,
 and a request is failed at most ``max_faults_per_request`` times, so bounded retries always get
@@ -24,11 +26,13 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import parse_qs
 
+from fakes.eks_writes import EKS_WRITE_OPERATIONS, handle_eks_write, record_update
 from fakes.services import (
     CLOUDTRAIL_OPERATIONS,
     EKS_OPERATIONS,
@@ -36,12 +40,27 @@ from fakes.services import (
     handle_cloudtrail,
     handle_eks,
 )
-from fakes.wire import Request, Response, error_response, operation_of, parse_request
+from fakes.wire import (
+    Request,
+    Response,
+    error_response,
+    operation_of,
+    parse_request,
+    rest_params,
+)
 
 DEFAULT_ACCOUNT = "123456789012"  # moto's account for the plain dummy keys
 _ACCESS_KEY = re.compile(r"<AccessKeyId>([^<]+)</AccessKeyId>")
 _EXPIRATION = re.compile(rb"<Expiration>[^<]+</Expiration>")
 _HOP_HEADERS = {"connection", "transfer-encoding", "content-length", "server", "date", "keep-alive"}
+READ_PREFIXES = ("Describe", "List", "Get", "Lookup", "Simulate")
+
+
+def is_read(action: str) -> bool:
+    """Whether "service:Operation" only reads: Describe/List/Get/Lookup/Simulate calls, and STS
+    (it hands out credentials and changes nothing). An unknown operation is not a read."""
+    service, _, operation = action.partition(":")
+    return service == "sts" or operation.startswith(READ_PREFIXES)
 
 
 @dataclass
@@ -69,6 +88,24 @@ class Traffic:
     injected: Counter[str] = field(default_factory=Counter)  # fault kind -> count
     signed_by: Counter[str] = field(default_factory=Counter)  # access key -> calls it signed
 
+    def mutating_calls(self) -> Counter[str]:
+        """The calls that may change something (everything but reads), answered or not."""
+        return Counter({a: n for a, n in self.calls.items() if not is_read(a)})
+
+
+@dataclass(frozen=True)
+class Call:
+    """A successful write, as listeners hear of it (after it took effect, before the answer)."""
+
+    account: str
+    region: str
+    action: str  # "service:Operation"
+    request: Request
+    response: Response
+
+
+Listener = Callable[[Call], None]
+
 
 class FakeAws:
     """moto + the fakes behind one loopback endpoint (``url``)."""
@@ -79,6 +116,7 @@ class FakeAws:
         self.faults = Faults()
         self.traffic = Traffic()
         self.keys: dict[str, str] = {}  # access key -> account (from AssumeRole responses)
+        self.listeners: list[Listener] = []
         self._attempts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self.replay: ReplayMode = "off"
@@ -106,6 +144,7 @@ class FakeAws:
         self.faults = Faults()
         self.traffic = Traffic()
         self.keys.clear()
+        self.listeners.clear()
         self._attempts.clear()
         self.replay = "off"
         self._recorded.clear()
@@ -132,6 +171,9 @@ class FakeAws:
         if self.replay == "replay" and key in self._recorded:
             return self._recorded[key]
         response = self._answer(request, service, operation, account, region, action)
+        if response.status < 300 and not is_read(action):
+            for listener in list(self.listeners):
+                listener(Call(account, region, action, request, response))
         if self.replay != "off":
             with self._lock:
                 self.traffic.injected["replay-miss" if self.replay == "replay" else "recorded"] += 1
@@ -149,12 +191,37 @@ class FakeAws:
     ) -> Response:
         if service == "eks" and operation in EKS_OPERATIONS:
             return handle_eks(self.state, request, operation, account, region)
+        if service == "eks" and operation in EKS_WRITE_OPERATIONS:
+            found = self._cluster_in_moto(request)
+            if found.status != 200:
+                return found
+            return handle_eks_write(self.state, request, operation, account, region)
         if service == "cloudtrail" and operation in CLOUDTRAIL_OPERATIONS:
             return handle_cloudtrail(self.state, request, account, region)
         response = self._forward(request)
         if action == "sts:AssumeRole" and response.status == 200:
             return self._learn_key(request, response)
+        if action == "eks:UpdateNodegroupConfig" and response.status == 200:
+            params = rest_params(request, "eks", "UpdateNodegroupConfig")
+            update = json.loads(response.body)["update"]
+            update["createdAt"] = dt.datetime.now(dt.UTC)
+            record_update(
+                self.state,
+                account,
+                region,
+                params["clusterName"],
+                update,
+                params["nodegroupName"],
+            )
         return response
+
+    def _cluster_in_moto(self, request: Request) -> Response:
+        """moto's DescribeCluster for the cluster an EKS request names (its 404 when absent)."""
+        name = request.path.split("/")[2]
+        headers = {k: v for k, v in request.headers.items() if k in ("authorization", "host")}
+        return self._forward(
+            Request("GET", f"/clusters/{name}", f"/clusters/{name}", {}, headers, b"")
+        )
 
     def _fault(self, request: Request, service: str, account: str, action: str) -> Response | None:
         faults = self.faults

@@ -46,6 +46,9 @@ class ClusterExtras:
     addons: dict[str, dict[str, Any]] = field(default_factory=dict)
     associations: list[dict[str, Any]] = field(default_factory=list)
     access_entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # update id -> (the update, the node group or add-on it is about, or "" for the cluster)
+    updates: dict[str, tuple[dict[str, Any], str]] = field(default_factory=dict)
+    next_association: int = 0
 
 
 @dataclass
@@ -96,7 +99,8 @@ class FakeState:
         owner_arn: str | None = None,
     ) -> str:
         extras = self.cluster(account, region, cluster)
-        ident = f"a-{len(extras.associations):017d}"
+        ident = f"a-{extras.next_association:017d}"
+        extras.next_association += 1
         arn = f"arn:aws:eks:{region}:{account}:podidentityassociation/{cluster}/{ident}"
         assoc = {
             "clusterName": cluster,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from cniguard import __version__
-from cniguard.cli import core, iac, impact, plan, scan
+from cniguard.cli import core, iac, impact, plan, scan, verify
 from cniguard.cli import store as store_cmds
 
 app = typer.Typer(
@@ -38,6 +38,7 @@ iac.register(app)
 plan.register(app)
 store_cmds.register(app)
 impact.register(app)
+verify.register(app)
 
 
 def main() -> None:
