@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from cniguard import __version__
-from cniguard.cli import core, iac, scan
+from cniguard.cli import core, iac, scan, verify
 from cniguard.cli import store as store_cmds
 
 app = typer.Typer(
@@ -36,6 +36,7 @@ core.register(app)
 scan.register(app)
 iac.register(app)
 store_cmds.register(app)
+verify.register(app)
 
 
 def main() -> None:
