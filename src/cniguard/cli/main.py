@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from cniguard import __version__
-from cniguard.cli import core, iac, scan, verify
+from cniguard.cli import apply, core, iac, scan, verify
 from cniguard.cli import store as store_cmds
 
 app = typer.Typer(
@@ -37,6 +37,7 @@ scan.register(app)
 iac.register(app)
 store_cmds.register(app)
 verify.register(app)
+apply.register(app)
 
 
 def main() -> None:
