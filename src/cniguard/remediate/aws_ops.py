@@ -210,7 +210,8 @@ class AwsOps:
                 return {"trust": canonical_document(trust)}
             case "iam:CreatePolicy" | "iam:DeletePolicy":
                 arn = op.context["arn"] if op.op == "iam:CreatePolicy" else p["PolicyArn"]
-                return {"policy_exists": self._missing_is_none(self.iam.get_policy, PolicyArn=arn)}
+                found = self._missing_is_none(self.iam.get_policy, PolicyArn=arn)
+                return {"policy_exists": found is not None}
             case "iam:AttachRolePolicy" | "iam:DetachRolePolicy":
                 return {"attached": p["PolicyArn"] in self._attached(p["RoleName"])}
             case "iam:PutRolePolicy" | "iam:DeleteRolePolicy":
