@@ -220,7 +220,7 @@ def test_throttling_is_retried_and_access_denied_is_not(aws: FakeAws) -> None:
 
 def test_the_user_agent_and_the_session_name_name_cniguard(aws: FakeAws) -> None:
     ops = _ops(_cluster())
-    agent = ops.iam.meta.config.user_agent_extra
+    agent = ops.iam.meta.config.user_agent_extra  # type: ignore[attr-defined]
     assert agent == "cniguard/0.1.0 apply/t1"
     assert session_name("t1") == "cniguard-apply-t1"
     assert ops.lock_holder() is None and LOCK_TAG == "cniguard.io/apply-lock"
