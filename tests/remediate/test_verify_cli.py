@@ -36,13 +36,13 @@ def test_usage_errors(args: list[str], message: str) -> None:
     assert (result.exit_code, result.output) == (2, message)
 
 
-def test_an_unknown_context_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unknown_context_is_one_line(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(
         "apiVersion: v1\nkind: Config\nclusters: []\nusers: []\ncontexts: []\n", encoding="utf-8"
     )
-    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-    result = CliRunner().invoke(app, ["verify", "--cluster", "prod", "--kube-context", "prod=gone"])
+    args = ["--cluster", "prod", "--kube-context", "prod=gone", "--kubeconfig", str(kubeconfig)]
+    result = CliRunner().invoke(app, ["verify", *args])
     assert result.exit_code == 2
     assert result.output.startswith("cniguard: error: cannot reach cluster prod: ")
     assert result.output.count("\n") == 1

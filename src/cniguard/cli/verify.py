@@ -40,6 +40,12 @@ def verify(
     kube: Annotated[
         bool, typer.Option("--kube", help="Reach the cluster with an EKS token (AWS credentials).")
     ] = False,
+    kubeconfig: Annotated[
+        Path | None,
+        typer.Option(
+            "--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)."
+        ),
+    ] = None,
     profile: Annotated[str | None, typer.Option("--profile", help="AWS profile.")] = None,
     region: Annotated[
         str | None, typer.Option("--region", help="The cluster's region (default: the nodes').")
@@ -79,7 +85,7 @@ def verify(
 
     if (kube_context is None) == (not kube):
         raise fail("give exactly one of --kube-context CLUSTER=CONTEXT and --kube")
-    api, nodegroups = _connect(cluster, kube_context, profile, region, scale_node_group)
+    api, nodegroups = _connect(cluster, kube_context, kubeconfig, profile, region, scale_node_group)
     options = VerifyOptions(
         cluster=cluster,
         image=image,
@@ -122,6 +128,7 @@ def _write(text: str, output: Path | None) -> None:
 def _connect(
     cluster: str,
     kube_context: str | None,
+    kubeconfig: Path | None,
     profile: str | None,
     region: str | None,
     scale_node_group: str | None,
@@ -142,7 +149,7 @@ def _connect(
             name, sep, context = kube_context.partition("=")
             if not sep or not context or name != cluster:
                 raise fail(f"--kube-context expects {cluster}=CONTEXT, got {kube_context!r}")
-            api = kube.api_client_for_context(context)
+            api = kube.api_client_for_context(context, str(kubeconfig) if kubeconfig else None)
         else:
             assert session is not None and aws_region is not None
             api = _eks_client(session, cluster, aws_region)

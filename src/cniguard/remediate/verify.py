@@ -72,7 +72,7 @@ class VerifyOptions:
 
 
 @dataclass
-class _Clock:
+class RunClock:
     monotonic: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -83,15 +83,15 @@ def verify(
     options: VerifyOptions,
     *,
     nodegroups: NodeGroups | None = None,
-    clock: _Clock | None = None,
+    clock: RunClock | None = None,
 ) -> VerifyResult:
     """Run the test; raises KubeOpsError when it cannot be run (after cleaning up)."""
-    return _Run(ops, options, nodegroups, clock or _Clock()).run()
+    return _Run(ops, options, nodegroups, clock or RunClock()).run()
 
 
 class _Run:
     def __init__(
-        self, ops: KubeOps, options: VerifyOptions, nodegroups: NodeGroups | None, clock: _Clock
+        self, ops: KubeOps, options: VerifyOptions, nodegroups: NodeGroups | None, clock: RunClock
     ) -> None:
         self.ops = ops
         self.options = options
