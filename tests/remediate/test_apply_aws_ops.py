@@ -26,7 +26,6 @@ from cniguard.remediate.kube_ops import VERIFY_AWS_ACTIONS, WRITE_RBAC
 from cniguard.remediate.plan_model import Operation, canonical_document
 from fakes.proxy import FakeAws, Faults
 
-
 CNI = "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"
 ISSUER = "https://oidc.eks.us-east-1.amazonaws.com/id/ABCDEF0123456789"
 PROVIDER = (
