@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from cniguard import __version__
-from cniguard.cli import core, iac, impact, plan, scan, verify
+from cniguard.cli import apply, core, iac, impact, plan, scan, verify
 from cniguard.cli import store as store_cmds
 
 app = typer.Typer(
@@ -39,6 +39,7 @@ plan.register(app)
 store_cmds.register(app)
 impact.register(app)
 verify.register(app)
+apply.register(app)
 
 
 def main() -> None:

@@ -292,10 +292,27 @@ def permissions(
     only: Annotated[
         Only | None, typer.Option("--only", help="Print only the IAM policy or the ClusterRole.")
     ] = None,
+    write: Annotated[
+        bool,
+        typer.Option("--write", help="The extra permissions of `apply` and `verify` instead."),
+    ] = False,
+    role_prefix: Annotated[
+        str,
+        typer.Option("--role-prefix", help="With --write: names of the CNI roles apply creates."),
+    ] = "AmazonEKSVPCCNIRole-",
 ) -> None:
     """Print the auditor's least-privilege IAM policy and Kubernetes ClusterRole (JSON)."""
     from cniguard.collect.permissions import auditor_policy, cluster_role
 
+    if write:
+        from cniguard.collect.permissions import write_policy, write_rbac
+
+        policy = write_policy(role_prefix, partition)
+        rbac = write_rbac()
+        written = policy if only is Only.iam else rbac if only is Only.k8s else None
+        document = written or {"iam_policy": policy, "kubernetes_rbac": rbac}
+        typer.echo(json.dumps(document, indent=2))
+        return
     if only is Only.iam:
         document = auditor_policy(org_role, partition)
     elif only is Only.k8s:

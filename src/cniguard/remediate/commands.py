@@ -269,12 +269,68 @@ def operation_commands(op: Operation, *, region: str, context: str) -> list[str]
             ]
         case "check:RoleTrust":
             return [_trust_of(p["RoleName"])]
+    removal = _removal_commands(op, region)
+    if removal is not None:
+        return removal
     raise ValueError(f"no command for operation {op.op}")
 
 
 def _trust_of(role_name: str) -> str:
     query = {"role-name": role_name, "query": "Role.AssumeRolePolicyDocument", "output": "json"}
     return _aws("iam", "get-role", query, None)
+
+
+def _removal_commands(op: Operation, region: str) -> list[str] | None:
+    """The undo operations (what `apply` prints to finish a failed rollback by hand)."""
+    p: dict[str, Any] = op.params
+    match op.op:
+        case "iam:DeleteOpenIDConnectProvider":
+            arn = {"open-id-connect-provider-arn": p["OpenIDConnectProviderArn"]}
+            return [_aws("iam", "delete-open-id-connect-provider", arn, None)]
+        case "iam:RemoveClientIDFromOpenIDConnectProvider":
+            flags = {
+                "open-id-connect-provider-arn": p["OpenIDConnectProviderArn"],
+                "client-id": p["ClientID"],
+            }
+            return [_aws("iam", "remove-client-id-from-open-id-connect-provider", flags, None)]
+        case "iam:DeleteRole":
+            return [_aws("iam", "delete-role", {"role-name": p["RoleName"]}, None)]
+        case "iam:DeletePolicy":
+            return [_aws("iam", "delete-policy", {"policy-arn": p["PolicyArn"]}, None)]
+        case "iam:PutRolePolicy":
+            flags = {
+                "role-name": p["RoleName"],
+                "policy-name": p["PolicyName"],
+                "policy-document": p["PolicyDocument"],
+            }
+            return [_aws("iam", "put-role-policy", flags, None)]
+        case "eks:DeleteAddon":
+            flags = {"cluster-name": p["clusterName"], "addon-name": p["addonName"]}
+            return [
+                _aws("eks", "delete-addon", flags, region),
+                _aws("eks", "wait addon-deleted", flags, region),
+            ]
+        case "eks:DeletePodIdentityAssociation":
+            find = _aws(
+                "eks",
+                "list-pod-identity-associations",
+                {
+                    "cluster-name": p["clusterName"],
+                    "namespace": p["namespace"],
+                    "service-account": p["serviceAccount"],
+                    "query": "associations[0].associationId",
+                    "output": "text",
+                },
+                region,
+            )
+            delete = _aws(
+                "eks",
+                "delete-pod-identity-association",
+                {"cluster-name": p["clusterName"]},
+                region,
+            )
+            return [f'{delete} --association-id "$({find})"']
+    return None
 
 
 def _identity_check(kube: list[str], p: dict[str, Any]) -> str:
