@@ -42,8 +42,7 @@ def _ready(env: SimEnv) -> SimEnv:
 
 
 def _live(*envs: SimEnv) -> LiveOptions:
-    return LiveOptions(
-        regions=("us-east-1",),
+    return LiveOptions(  # every region: a node role is global, clusters elsewhere may share it
         kube_contexts=tuple((e.cluster_name, e.context) for e in envs),
         cloudtrail=False,
         quiet=True,
@@ -70,7 +69,7 @@ def _plan(tmp_path: Path, env: SimEnv, target: str, *others: SimEnv) -> Path:
 
 def _apply(tmp_path: Path, plan: Path, *envs: SimEnv, extra: tuple[str, ...] = ()) -> Any:
     args = ["apply", str(plan), "--journal-dir", str(tmp_path / "journal")]
-    args += ["--regions", "us-east-1", "--no-cloudtrail", "--quiet", *extra]
+    args += ["--no-cloudtrail", "--quiet", *extra]
     for env in envs:
         args += ["--kube-context", f"{env.cluster_name}={env.context}"]
     return CliRunner().invoke(app, args)

@@ -14,7 +14,7 @@ from cniguard.analysis import ClusterView, InventoryIndex, roles_in
 from cniguard.config import Config
 from cniguard.engine import evaluate
 from cniguard.model.inventory import Inventory
-from cniguard.remediate.planner import node_role_dependents
+from cniguard.remediate.planner import node_role_dependents, unread_clusters
 
 # Gaps that hide whole clusters from the re-check.
 _SCOPE_GAPS = ("account", "eks:clusters")
@@ -29,6 +29,9 @@ def dependents_in(
         for g in inventory.gaps
         if g.what in _SCOPE_GAPS
     ]
+    narrowed = unread_clusters(inventory, cluster_arn.split(":")[4])
+    if narrowed:
+        unread.append(narrowed)
     report = evaluate(inventory, config)
     index = InventoryIndex(inventory)
     views = [ClusterView(c, index, config) for c in inventory.clusters]
