@@ -87,6 +87,7 @@ class SimCluster:
         self._ips = itertools.count(10)
         self._wakeup = threading.Event()
         self._stop = threading.Event()
+        self.paused = threading.Event()  # set: the background loop waits (settle() still steps)
         self._thread = threading.Thread(target=self._run, daemon=True)
         info = self._eks.describe_cluster(name=cluster_name)["cluster"]
         self.issuer: str = info["identity"]["oidc"]["issuer"]
@@ -147,6 +148,8 @@ class SimCluster:
             self._wakeup.clear()
             if self._stop.is_set():
                 return
+            if self.paused.is_set():
+                continue
             if time.monotonic() - refreshed > REFRESH_SECONDS:
                 refreshed = time.monotonic()
                 with self.store.lock:

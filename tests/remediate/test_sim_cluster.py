@@ -310,3 +310,39 @@ def test_the_traffic_log_tells_reads_from_writes(sim_cluster: SimEnv) -> None:
     )
     sa = Kube(sim_cluster).core.read_namespaced_service_account("aws-node", "kube-system")
     assert sa.metadata.annotations == {"eks.amazonaws.com/role-arn": role}
+
+
+def test_ipv6_clusters_need_the_ipv6_policy(sim_cluster_factory: Factory) -> None:
+    env = sim_cluster_factory(ip_family="ipv6")
+    kube = Kube(env)
+    # AmazonEKS_CNI_Policy lacks ec2:AssignIpv6Addresses: no aws-node pod gets Ready
+    assert kube.rollout() == {"desired": 2, "updated": 2, "ready": 0, "unavailable": 2}
+    missing = kube.core.list_namespaced_event(
+        "kube-system", field_selector="reason=MissingIAMPermissions"
+    )
+    assert sorted(e.action for e in missing.items) == ["ec2:AssignIpv6Addresses"] * 2
+    ipv6 = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Resource": "*",
+                "Action": [
+                    "ec2:AssignIpv6Addresses",
+                    "ec2:DescribeInstances",
+                    "ec2:DescribeTags",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeInstanceTypes",
+                ],
+            }
+        ],
+    }
+    iam = env.client("iam")
+    arn = iam.create_policy(
+        PolicyName="AmazonEKS_CNI_IPv6_Policy", PolicyDocument=json.dumps(ipv6)
+    )["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName=env.node_role_name, PolicyArn=arn)
+    env.wait_for(lambda: kube.rollout()["ready"] == 2)
+    kube.test_pod("probe")
+    env.settle()
+    assert ":" in kube.pod("probe").status.pod_ip
