@@ -20,7 +20,8 @@ from cniguard.model.codec import dump_python
 from cniguard.model.finding import ClusterResult, Finding, Report, Severity, severity_rank
 from cniguard.model.inventory import Cluster, Inventory
 from cniguard.remediate.changes import Change
-from cniguard.remediate.simulate import Simulation, apply_changes
+from cniguard.remediate.simulate import apply_changes
+from cniguard.remediate.simulate_world import Simulation
 
 IMPACT_SCHEMA = "cniguard.impact/v1"
 # the rules that decide whether aws-node gets working permissions at all

@@ -11,7 +11,7 @@ re-runs the rules only on touched clusters, so anything a change can alter must 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from cniguard.analysis import (
     AWS_NODE,
@@ -21,13 +21,11 @@ from cniguard.analysis import (
     ROLE_ARN_ANNOTATION,
     normalize_role_arn,
 )
-from cniguard.collect.iac.managed_policies import aws_managed_document
 from cniguard.iam.trust import issuer_host
 from cniguard.model.common import JsonDict
 from cniguard.model.inventory import (
     Cluster,
     Inventory,
-    OidcProvider,
     PodIdentityAssociation,
     PolicyAttachment,
     Role,
@@ -55,6 +53,12 @@ from cniguard.remediate.changes import (
     UpdateAssumeRolePolicy,
     UpdatePodIdentityAssociation,
 )
+from cniguard.remediate.simulate_world import (
+    Effect,
+    Simulation,
+    World,
+    arn_account,
+)
 
 IDENTITY_ENV = (
     IRSA_ENV,
@@ -69,190 +73,14 @@ POD_IDENTITY_TOKEN_FILE = (
 )
 
 
-@dataclass
-class Effect:
-    """What one change did: the clusters it touches, notes, and why some of them are unknown."""
-
-    change: Change
-    touched: set[str] = field(default_factory=set)
-    notes: list[str] = field(default_factory=list)
-    unknown: dict[str, list[str]] = field(default_factory=dict)  # cluster ARN -> reasons
-
-    def mark_unknown(self, cluster_arn: str, reason: str) -> None:
-        self.touched.add(cluster_arn)
-        reasons = self.unknown.setdefault(cluster_arn, [])
-        if reason not in reasons:
-            reasons.append(reason)
-
-
-@dataclass(frozen=True)
-class Simulation:
-    before: Inventory
-    after: Inventory
-    effects: tuple[Effect, ...]
-
-    @property
-    def touched(self) -> set[str]:
-        return {arn for e in self.effects for arn in e.touched}
-
-
-def role_refs(cluster: Cluster) -> set[str]:
-    """Every role ARN (normalised) this cluster refers to, wherever it is named."""
-    refs: set[str | None] = {cluster.auto_mode_node_role_arn}
-    refs.update(g.role_arn for g in cluster.node_groups or ())
-    refs.update(f.pod_execution_role_arn for f in cluster.fargate_profiles or ())
-    refs.update(e.principal_arn for e in cluster.access_entries or ())
-    refs.update(a.service_account_role_arn for a in cluster.addons or ())
-    for pia in cluster.pod_identity_associations or ():
-        refs.update((pia.role_arn, pia.target_role_arn))
-    kube = cluster.kube
-    if kube is not None:
-        refs.update(m.role_arn for m in kube.aws_auth or ())
-        refs.update(sa.annotations.get(ROLE_ARN_ANNOTATION) for sa in kube.service_accounts or ())
-        for pod in kube.pods or ():
-            refs.update(c.env_value(IRSA_ENV) for c in pod.containers)
-    return {normalize_role_arn(r) for r in refs if r}
-
-
-def _is_arn(ref: str) -> bool:
-    return ref.startswith("arn:")
-
-
-def _arn_account(arn: str) -> str | None:
-    parts = arn.split(":", 5)
-    return parts[4] if len(parts) == 6 and parts[4] else None
-
-
-class _World:
-    """The mutable working copy the changes are applied to, in order."""
-
-    def __init__(self, inventory: Inventory) -> None:
-        self.inventory = inventory
-        self.roles: dict[str, Role] = {r.arn: r for r in inventory.roles}
-        self.providers: list[OidcProvider] = list(inventory.oidc_providers)
-        self.clusters: dict[str, Cluster] = {c.arn: c for c in inventory.clusters}
-        self.refs: dict[str, set[str]] = {}
-        for c in inventory.clusters:
-            self._index(c)
-
-    def _index(self, cluster: Cluster) -> set[str]:
-        refs = role_refs(cluster)
-        for ref in refs:
-            self.refs.setdefault(ref, set()).add(cluster.arn)
-        return refs
-
-    # --- lookups ---------------------------------------------------------------------------
-    def users(self, role_arn: str) -> set[str]:
-        return set(self.refs.get(normalize_role_arn(role_arn), ()))
-
-    def iam_unread(self, account: str) -> bool:
-        if account not in self.inventory.accounts:
-            return True
-        return any(
-            g.what.startswith("iam") and g.cluster is None and g.account in (account, None)
-            for g in self.inventory.gaps
-        )
-
-    def resolve_roles(self, ref: str, effect: Effect) -> list[Role]:
-        if _is_arn(ref):
-            found = self.roles.get(ref) or next(
-                (
-                    r
-                    for r in self.roles.values()
-                    if normalize_role_arn(r.arn) == normalize_role_arn(ref)
-                ),
-                None,
-            )
-            matches = [found] if found else []
-        else:
-            matches = [r for r in self.roles.values() if r.name == ref]
-            if len(matches) > 1:
-                effect.notes.append(
-                    f"role name {ref} matches {len(matches)} roles "
-                    f"({', '.join(r.arn for r in matches)}): applied to all of them"
-                )
-        if not matches:
-            self._unresolved_role(ref, effect)
-        return matches
-
-    def _unresolved_role(self, ref: str, effect: Effect) -> None:
-        """A role absent from the inventory touches no cluster, unless it may be unread."""
-        reason = f"role {ref} is not in the inventory (not read)"
-        if _is_arn(ref):
-            for arn in self.users(ref):
-                effect.mark_unknown(arn, reason)
-            accounts = {_arn_account(ref)} - {None}
-        else:
-            for role_ref, users in self.refs.items():
-                if role_ref.rsplit("/", 1)[-1] == ref:
-                    for arn in users:
-                        effect.mark_unknown(arn, reason)
-            accounts = {c.account for c in self.clusters.values()}
-        for account in sorted(a for a in accounts if a and self.iam_unread(a)):
-            for c in self.clusters.values():
-                if c.account == account:
-                    effect.mark_unknown(
-                        c.arn, f"the IAM of account {account} was not read: {ref} may be its role"
-                    )
-        if not effect.touched:
-            effect.notes.append(
-                f"role {ref} is not in the inventory: the change touches no cluster"
-            )
-
-    def resolve_clusters(self, ref: str, effect: Effect) -> list[Cluster]:
-        matches = [c for c in self.clusters.values() if ref in (c.arn, c.name)]
-        if len(matches) > 1:
-            effect.notes.append(
-                f"cluster name {ref} matches {len(matches)} clusters: applied to all of them"
-            )
-        if not matches:
-            effect.notes.append(f"cluster {ref} is not in the inventory: the change touches none")
-        return matches
-
-    def policy_document(self, arn: str) -> tuple[JsonDict | str | None, str | None]:
-        """A managed policy's document: from any role carrying it, else the bundled AWS copy."""
-        for role in self.roles.values():
-            for p in role.policies or ():
-                if p.arn == arn and p.document is not None:
-                    return p.document, p.version
-            if role.permissions_boundary_arn == arn and role.permissions_boundary is not None:
-                return role.permissions_boundary, None
-        bundled = aws_managed_document(arn)
-        return bundled if bundled else (None, None)
-
-    # --- writes ----------------------------------------------------------------------------
-    def set_role(self, role: Role, effect: Effect, **fields: object) -> None:
-        self.roles[role.arn] = replace(role, **fields)  # type: ignore[arg-type]
-        effect.touched |= self.users(role.arn)
-
-    def set_cluster(self, old: Cluster, new: Cluster, effect: Effect) -> None:
-        """Replace a cluster; it and every cluster sharing a role with it (before or after) are
-        touched, since role usage across clusters changes (CNI014)."""
-        self.clusters[old.arn] = new
-        effect.touched.add(old.arn)
-        for ref in role_refs(old) | self._index(new):
-            effect.touched |= self.refs.get(ref, set())
-
-    def build(self) -> Inventory:
-        return replace(
-            self.inventory,
-            roles=tuple(self.roles.values()),
-            oidc_providers=tuple(self.providers),
-            clusters=tuple(self.clusters.values()),
-        )
-
-
-# --- role changes ----------------------------------------------------------------------------
-
-
-def _policies(world: _World, role: Role, effect: Effect) -> tuple[PolicyAttachment, ...] | None:
+def _policies(world: World, role: Role, effect: Effect) -> tuple[PolicyAttachment, ...] | None:
     if role.policies is None:
         for arn in world.users(role.arn):
             effect.mark_unknown(arn, f"the policies of role {role.arn} were not read")
     return role.policies
 
 
-def _attach(world: _World, change: AttachRolePolicy, effect: Effect) -> None:
+def _attach(world: World, change: AttachRolePolicy, effect: Effect) -> None:
     document, version = world.policy_document(change.policy_arn)
     if document is None:
         effect.notes.append(f"the document of {change.policy_arn} is not known")
@@ -265,7 +93,7 @@ def _attach(world: _World, change: AttachRolePolicy, effect: Effect) -> None:
         world.set_role(role, effect, policies=(*policies, added))
 
 
-def _detach(world: _World, role_ref: str, policy_arn: str, effect: Effect) -> None:
+def _detach(world: World, role_ref: str, policy_arn: str, effect: Effect) -> None:
     for role in world.resolve_roles(role_ref, effect):
         policies = _policies(world, role, effect)
         if policies is None:
@@ -277,7 +105,7 @@ def _detach(world: _World, role_ref: str, policy_arn: str, effect: Effect) -> No
 
 
 def _inline(
-    world: _World, role_ref: str, name: str, document: object, effect: Effect, *, put: bool
+    world: World, role_ref: str, name: str, document: object, effect: Effect, *, put: bool
 ) -> None:
     for role in world.resolve_roles(role_ref, effect):
         policies = _policies(world, role, effect)
@@ -291,7 +119,7 @@ def _inline(
         world.set_role(role, effect, policies=kept)
 
 
-def _boundary(world: _World, role_ref: str, arn: str | None, effect: Effect) -> None:
+def _boundary(world: World, role_ref: str, arn: str | None, effect: Effect) -> None:
     document = None
     if arn is not None:
         document, _ = world.policy_document(arn)
@@ -302,10 +130,10 @@ def _boundary(world: _World, role_ref: str, arn: str | None, effect: Effect) -> 
 
 
 def _policy_everywhere(
-    world: _World, arn: str, document: JsonDict | str | None, effect: Effect, *, delete: bool
+    world: World, arn: str, document: JsonDict | str | None, effect: Effect, *, delete: bool
 ) -> None:
     """A managed policy's document changes (or the policy goes) for every role using it."""
-    account = _arn_account(arn)
+    account = arn_account(arn)
     for role in list(world.roles.values()):
         if role.policies is None and account in ("aws", role.account):
             for cluster_arn in world.users(role.arn):
@@ -330,7 +158,7 @@ def _policy_everywhere(
         effect.notes.append(f"no role in the inventory uses {arn}")
 
 
-def _instance_profile(world: _World, change: RemoveRoleFromInstanceProfile, effect: Effect) -> None:
+def _instance_profile(world: World, change: RemoveRoleFromInstanceProfile, effect: Effect) -> None:
     profile = change.instance_profile.rsplit("/", 1)[-1]
     for role in world.resolve_roles(change.role, effect):
         key = normalize_role_arn(role.arn)
@@ -358,7 +186,7 @@ def _instance_profile(world: _World, change: RemoveRoleFromInstanceProfile, effe
 # --- OIDC providers ----------------------------------------------------------------------------
 
 
-def _provider_users(world: _World, host: str) -> set[str]:
+def _provider_users(world: World, host: str) -> set[str]:
     return {
         c.arn
         for c in world.clusters.values()
@@ -366,13 +194,13 @@ def _provider_users(world: _World, host: str) -> set[str]:
     }
 
 
-def _provider(world: _World, arn: str, effect: Effect, client_ids: Iterable[str] | None) -> None:
+def _provider(world: World, arn: str, effect: Effect, client_ids: Iterable[str] | None) -> None:
     """Delete the provider (client_ids None) or set its client ids."""
     host = arn.split(":oidc-provider/", 1)[-1]
     effect.touched |= _provider_users(world, host)
     found = [p for p in world.providers if p.arn.lower() == arn.lower()]
     if not found:
-        account = _arn_account(arn)
+        account = arn_account(arn)
         if account not in world.inventory.oidc_providers_read:
             for cluster_arn in _provider_users(world, host):
                 effect.mark_unknown(
@@ -464,7 +292,7 @@ def _owned_by(arn: str | None, owner: str | None, addon_arns: tuple[str, ...], a
     )
 
 
-def _update_addon(world: _World, change: UpdateAddon, effect: Effect) -> None:
+def _update_addon(world: World, change: UpdateAddon, effect: Effect) -> None:
     for cluster in world.resolve_clusters(change.cluster, effect):
         if cluster.addons is None:
             effect.mark_unknown(cluster.arn, "the cluster's add-ons were not read")
@@ -505,7 +333,7 @@ def _update_addon(world: _World, change: UpdateAddon, effect: Effect) -> None:
         world.set_cluster(cluster, updated, effect)
 
 
-def _delete_addon(world: _World, change: DeleteAddon, effect: Effect) -> None:
+def _delete_addon(world: World, change: DeleteAddon, effect: Effect) -> None:
     for cluster in world.resolve_clusters(change.cluster, effect):
         if cluster.addons is None:
             effect.mark_unknown(cluster.arn, "the cluster's add-ons were not read")
@@ -542,7 +370,7 @@ def _pia_matches(arn: str | None, ref: str) -> bool:
 
 
 def _pod_identity(
-    world: _World,
+    world: World,
     change: DeletePodIdentityAssociation | UpdatePodIdentityAssociation,
     effect: Effect,
 ) -> None:
@@ -572,7 +400,7 @@ def _pod_identity(
         world.set_cluster(cluster, updated, effect)
 
 
-def _access_entry(world: _World, change: DeleteAccessEntry, effect: Effect) -> None:
+def _access_entry(world: World, change: DeleteAccessEntry, effect: Effect) -> None:
     key = normalize_role_arn(change.principal_arn)
     for cluster in world.resolve_clusters(change.cluster, effect):
         entries = cluster.access_entries
@@ -586,7 +414,7 @@ def _access_entry(world: _World, change: DeleteAccessEntry, effect: Effect) -> N
         world.set_cluster(cluster, replace(cluster, access_entries=kept), effect)
 
 
-def _apply(world: _World, change: Change, effect: Effect) -> None:
+def _apply(world: World, change: Change, effect: Effect) -> None:
     match change:
         case AttachRolePolicy():
             _attach(world, change, effect)
@@ -638,7 +466,7 @@ def _apply(world: _World, change: Change, effect: Effect) -> None:
 
 def apply_changes(inventory: Inventory, changes: Iterable[Change]) -> Simulation:
     """The inventory after ``changes`` (in order), and what each change touched."""
-    world = _World(inventory)
+    world = World(inventory)
     effects = []
     for change in changes:
         effect = Effect(change)
