@@ -132,8 +132,8 @@ class InventoryIndex:
                 continue
             cluster = params.get("clusterName", params.get("name"))
             if event.event_source == "eks.amazonaws.com" and isinstance(cluster, str):
-                key = (event.account, event.region, cluster)
-                self.events_by_cluster.setdefault(key, []).append(event)
+                where = (event.account, event.region, cluster)
+                self.events_by_cluster.setdefault(where, []).append(event)
             for key in ("roleName", "openIDConnectProviderArn"):
                 subject = params.get(key)
                 if isinstance(subject, str):
