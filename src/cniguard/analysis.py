@@ -123,11 +123,17 @@ class InventoryIndex:
         # their cluster's roles, so a large trail costs nothing per cluster.
         self.events_by_subject: dict[tuple[str, str], list[CloudTrailEvent]] = {}
         self.unparsed_events: dict[str, list[CloudTrailEvent]] = {}
+        # EKS events by (account, region, cluster name): add-on and association changes
+        self.events_by_cluster: dict[tuple[str, str, str], list[CloudTrailEvent]] = {}
         for event in inventory.cloudtrail_events:
             params = event.request_parameters
             if not isinstance(params, dict):
                 self.unparsed_events.setdefault(event.account, []).append(event)
                 continue
+            cluster = params.get("clusterName", params.get("name"))
+            if event.event_source == "eks.amazonaws.com" and isinstance(cluster, str):
+                where = (event.account, event.region, cluster)
+                self.events_by_cluster.setdefault(where, []).append(event)
             for key in ("roleName", "openIDConnectProviderArn"):
                 subject = params.get(key)
                 if isinstance(subject, str):
@@ -495,6 +501,11 @@ class ClusterView:
             g.name for g in groups if g.kind == "unknown" and g.role_arn is None
         )
         if unread:
+            if self._serverless_only(groups):
+                return False, (
+                    "AWS shows no node group, no EC2 instance, no vpc-cni add-on and only "
+                    f"{self._serverless_only(groups)} compute: aws-node does not run"
+                )
             return None, f"{unread} (self-managed nodes may exist)"
         kinds = []
         if self.cluster.auto_mode or any(g.kind == "auto" for g in groups):
@@ -506,6 +517,22 @@ class ClusterView:
         if kinds:
             return False, f"only {' and '.join(kinds)} compute: aws-node does not run"
         return False, "no EC2 Linux compute: aws-node has no node to run on"
+
+    def _serverless_only(self, groups: tuple[NodeGroup, ...]) -> str:
+        """ "Fargate" / "Auto Mode" when AWS alone shows aws-node has nothing to run on: no node
+        group, no EC2 instance (read in full: no placeholder group), no vpc-cni add-on ("" else).
+        """
+        if any(g.kind != "auto" for g in groups) or self.vpc_cni_addon is not False:
+            return ""
+        kinds = [
+            name
+            for name, present in (
+                ("Auto Mode", self.cluster.auto_mode or any(g.kind == "auto" for g in groups)),
+                ("Fargate", bool(self.cluster.fargate_profiles)),
+            )
+            if present
+        ]
+        return " and ".join(kinds)
 
     def role_grant(self, arn: str) -> RoleGrant | None:
         role = self.index.role(arn)

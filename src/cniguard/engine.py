@@ -97,10 +97,13 @@ def identity_mode(view: ClusterView, findings: list[Finding]) -> tuple[IdentityM
             return "unknown", [*reasons, "whether a node role also grants them is unknown"]
         return binding.kind, reasons  # whether it works (unknown) decides compliance
     cni001 = _statuses(findings, ["CNI001"])
+    if "pass" in cni001:
+        reasons = ["no dedicated identity: aws-node uses the node role's permissions"]
+        if "unknown" in cni001:  # unread node roles or sources could only add grants
+            reasons.append("a known node role grants them; what was not read cannot change that")
+        return "node_role", reasons
     if "unknown" in cni001:
         return "unknown", ["the node roles' permissions could not all be evaluated"]
-    if "pass" in cni001:
-        return "node_role", ["no dedicated identity: aws-node uses the node role's permissions"]
     return "none", ["no dedicated identity and no node role grants the CNI actions"]
 
 

@@ -236,6 +236,45 @@ def parse_field_selector(resource: Resource, selector: str) -> Callable[[dict[st
     return lambda obj: all((_lookup(obj, k) == v) == eq for k, eq, v in terms)
 
 
+def discovery(segments: list[str]) -> dict[str, Any] | None:
+    """The legacy (v1) discovery documents for :data:`RESOURCES` (None: not a discovery path)."""
+    if segments == ["api"]:
+        return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
+    groups = sorted({r.group for r in RESOURCES.values() if r.group})
+    if segments == ["apis"]:
+        return {
+            "kind": "APIGroupList",
+            "apiVersion": "v1",
+            "groups": [
+                {
+                    "name": g,
+                    "versions": [{"groupVersion": f"{g}/v1", "version": "v1"}],
+                    "preferredVersion": {"groupVersion": f"{g}/v1", "version": "v1"},
+                }
+                for g in groups
+            ],
+        }
+    group = "" if segments == ["api", "v1"] else segments[1] if len(segments) == 3 else None
+    if group is None or (group and (group not in groups or segments[2] != "v1")):
+        return None
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": f"{group}/v1" if group else "v1",
+        "resources": [
+            {
+                "name": r.plural,
+                "singularName": r.kind.lower(),
+                "namespaced": r.namespaced,
+                "kind": r.kind,
+                "verbs": sorted(r.verbs),
+            }
+            for r in RESOURCES.values()
+            if r.group == group
+        ],
+    }
+
+
 class KubeApi:
     """The HTTP front of a :class:`Store`; ``view`` turns a stored object into its answer."""
 
@@ -278,6 +317,10 @@ class KubeApi:
                 "gitVersion": "v1.31.4-eks-sim",
                 "platform": "linux/amd64",
             }
+        if method == "GET" and len(segments) <= 3 and segments[:1] in (["api"], ["apis"]):
+            found = discovery(segments)  # what kubectl asks before any request
+            if found is not None:
+                return 200, found
         if segments[:2] == ["api", "v1"]:
             group, rest = "", segments[2:]
         elif len(segments) >= 3 and segments[0] == "apis" and segments[2] == "v1":

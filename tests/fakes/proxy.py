@@ -68,6 +68,7 @@ class Faults:
     latency: float = 0.0  # seconds added to every call
     deny_accounts: frozenset[str] = frozenset()  # every call but STS from these accounts
     deny_actions: frozenset[str] = frozenset()  # e.g. {"eks:ListAddons"}, in every account
+    deny_roles: frozenset[str] = frozenset()  # IAM calls naming one of these roles (RoleName)
     # account -> seconds the next role session into it lasts (AssumeRole's Expiration; used once)
     short_sessions: dict[str, float] = field(default_factory=dict)
     throttle_rate: float = 0.0
@@ -226,7 +227,9 @@ class FakeAws:
     def _fault(self, request: Request, service: str, account: str, action: str) -> Response | None:
         faults = self.faults
         if service and (
-            (service != "sts" and account in faults.deny_accounts) or action in faults.deny_actions
+            (service != "sts" and account in faults.deny_accounts)
+            or action in faults.deny_actions
+            or (service == "iam" and _role_name(request) in faults.deny_roles)
         ):
             with self._lock:
                 self.traffic.injected["access"] += 1
@@ -332,6 +335,11 @@ class FakeAws:
                 return None
 
         return Handler
+
+
+def _role_name(request: Request) -> str | None:
+    names = parse_qs(request.body.decode("utf-8", "replace")).get("RoleName")
+    return names[0] if names else None
 
 
 def start_moto() -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from cniguard import __version__
-from cniguard.cli import apply, core, iac, impact, plan, scan, verify
+from cniguard.cli import apply, core, iac, impact, kube_export, plan, scan, verify
 from cniguard.cli import store as store_cmds
 
 app = typer.Typer(
@@ -40,6 +40,7 @@ store_cmds.register(app)
 impact.register(app)
 verify.register(app)
 apply.register(app)
+kube_export.register(app)
 
 
 def main() -> None:

@@ -19,24 +19,35 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cniguard.collect.kube_parse import GAP_WHAT, KIND_FIELDS, KubeCollection
+from cniguard.collect.kube_parse import GAP_WHAT, KIND_FIELDS, KubeCollection, KubeField
 from cniguard.model.common import JsonDict, Origin
 from cniguard.model.inventory import Gap
 from cniguard.model.kube import KubeState
 
 RESOURCE_NAMES: dict[str, str] = {
     "pods": "Pod",
+    "pod": "Pod",
     "po": "Pod",
     "events": "Event",
+    "event": "Event",
     "ev": "Event",
     "nodes": "Node",
+    "node": "Node",
+    "no": "Node",
     "daemonsets": "DaemonSet",
+    "daemonset": "DaemonSet",
     "ds": "DaemonSet",
     "serviceaccounts": "ServiceAccount",
+    "serviceaccount": "ServiceAccount",
     "sa": "ServiceAccount",
     "configmaps": "ConfigMap",
+    "configmap": "ConfigMap",
     "cm": "ConfigMap",
 }
+# Object names that appear in file names and are not resources ("aws-node-pods.json": pods)
+_OBJECT_NAMES = re.compile(r"aws[-_.]?node|aws[-_.]?auth|kube[-_.]?system")
+MANIFEST = "cniguard-export.json"
+MANIFEST_SCHEMA = "cniguard.kube-export/v1"
 # Keys whose values are when something happened (deletionTimestamp lies in the future: left out).
 TIMESTAMP_KEYS = frozenset(
     {
@@ -67,8 +78,9 @@ def read_export(path: Path, *, cluster: str) -> tuple[KubeState, list[Gap]]:
     no timestamp is the newest modification time of the files used.
     """
     reader = _ExportReader(KubeCollection(cluster))
+    manifest = path / MANIFEST
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*.json") if p.is_file())
+        files = sorted(p for p in path.rglob("*.json") if p.is_file() and p != manifest)
         if not files:
             reader.file_gap(path, "the folder holds no *.json export files")
     elif path.is_file():
@@ -78,9 +90,10 @@ def read_export(path: Path, *, cluster: str) -> tuple[KubeState, list[Gap]]:
         reader.file_gap(path, "no such file or folder")
     for file in files:
         reader.read_file(file)
+    stated = reader.read_manifest(manifest) if manifest.is_file() else {}
 
     collection = reader.collection
-    for kube_field in sorted(set(GAP_WHAT) - collection.read):
+    for kube_field in sorted(set(GAP_WHAT) - collection.read - set(stated)):
         collection.gaps.append(
             Gap(
                 what=GAP_WHAT[kube_field],
@@ -89,7 +102,7 @@ def read_export(path: Path, *, cluster: str) -> tuple[KubeState, list[Gap]]:
                 resource=str(path),
             )
         )
-    newest = reader.newest_timestamp or reader.newest_mtime
+    newest = reader.read_at or reader.newest_timestamp or reader.newest_mtime
     collected_at = newest.isoformat(timespec="seconds").replace("+00:00", "Z") if newest else None
     return collection.state(collected_at=collected_at, context=None), collection.gaps
 
@@ -100,6 +113,48 @@ class _ExportReader:
     newest_timestamp: datetime | None = None
     newest_mtime: datetime | None = None
     unknown_kinds: set[str] = field(default_factory=set)
+    read_at: datetime | None = None  # when ``cniguard kube-export`` read the cluster
+
+    def read_manifest(self, path: Path) -> dict[KubeField, bool]:
+        """Honour ``cniguard kube-export``'s manifest: a part it read in full is read (also when
+        empty), provided its file is there and was read without a gap; a part it could not read
+        gets the reason it recorded. Returns the parts the manifest speaks for."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            self.file_gap(path, f"unreadable export manifest: {exc}")
+            return {}
+        data = data if isinstance(data, dict) else {}
+        resources = data.get("resources")
+        if data.get("schema") != MANIFEST_SCHEMA or not isinstance(resources, dict):
+            self.file_gap(path, f"not a {MANIFEST_SCHEMA} manifest")
+            return {}
+        self.read_at = _parse_time(str(data.get("collected_at") or ""))
+        broken = {g.resource for g in self.collection.gaps}
+        stated: dict[KubeField, bool] = {}
+        for kube_field in GAP_WHAT:
+            entry = resources.get(kube_field)
+            if not isinstance(entry, dict):
+                continue
+            file = path.parent / str(entry.get("file") or "")
+            if entry.get("read") is True and file.is_file() and str(file) not in broken:
+                self.collection.read.add(kube_field)
+                if kube_field == "pods":  # both pod lists were read
+                    self.collection.pod_scopes |= {"aws-node", "workloads"}
+                stated[kube_field] = True
+            elif entry.get("read") is False:
+                operations = entry.get("operations")
+                self.collection.gaps.append(
+                    Gap(
+                        what=GAP_WHAT[kube_field],
+                        reason=f"not read by cniguard kube-export: {entry.get('reason')}",
+                        cluster=self.collection.cluster,
+                        operation=", ".join(map(str, operations)) if operations else None,
+                        resource=str(path),
+                    )
+                )
+                stated[kube_field] = False
+        return stated
 
     def file_gap(self, path: Path, reason: str, line: int | None = None) -> None:
         self.collection.gaps.append(
@@ -210,8 +265,9 @@ def _skip_space(text: str, index: int) -> int:
 
 
 def _kind_from_file_name(path: Path) -> str | None:
-    words = re.split(r"[-_.\s]+", path.stem.lower())
-    return next((RESOURCE_NAMES[w] for w in words if w in RESOURCE_NAMES), None)
+    """The resource a file name gives: its last resource word, object names left out."""
+    words = re.split(r"[-_.\s]+", _OBJECT_NAMES.sub(" ", path.stem.lower()))
+    return next((RESOURCE_NAMES[w] for w in reversed(words) if w in RESOURCE_NAMES), None)
 
 
 def _newest_timestamp(obj: JsonDict) -> datetime | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -24,6 +25,7 @@ from cniguard.collect.kube_parse import (
     KIND_FIELDS,
     KUBE_SYSTEM,
     KubeCollection,
+    KubeField,
 )
 from cniguard.model.common import JsonDict, Origin
 from cniguard.model.inventory import Gap
@@ -41,6 +43,7 @@ RBAC_RULES: tuple[RbacRule, ...] = (
     ("", "nodes", ("list",), None),
 )
 
+API_VERSIONS = {"DaemonSet": "apps/v1"}  # every other kind read is core v1
 PAGE_SIZE = 500
 REQUEST_TIMEOUT = (5.0, 30.0)  # seconds: connect, read
 AWS_NODE_PODS = f"k8s-app={AWS_NODE}"
@@ -108,6 +111,27 @@ def read_live(
     return state, reader.collection.gaps
 
 
+@dataclass
+class RawRead:
+    """The objects the live reads returned, by kind (each with kind and apiVersion), the parts
+    read in full and the gaps of the others: what ``cniguard kube-export`` writes."""
+
+    objects: dict[str, list[JsonDict]]
+    read: set[KubeField]
+    gaps: list[Gap]
+    collected_at: str
+
+
+def read_live_raw(api: client.ApiClient, *, cluster: str, context: str | None) -> RawRead:
+    """The same reads as :func:`read_live`, keeping the API's objects as they came."""
+    collected_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    reader = _LiveReader(client.CoreV1Api(api), client.AppsV1Api(api), cluster, context)
+    reader.raw = {}
+    reader.read_all()
+    parts = reader.collection.read - reader.collection.broken
+    return RawRead(reader.raw, parts, reader.collection.gaps, collected_at)
+
+
 class _LiveReader:
     def __init__(
         self, core: client.CoreV1Api, apps: client.AppsV1Api, cluster: str, context: str | None
@@ -116,6 +140,7 @@ class _LiveReader:
         self.apps = apps
         self.context = context
         self.collection = KubeCollection(cluster)
+        self.raw: dict[str, list[JsonDict]] | None = None  # kind -> objects, when kept
 
     def read_all(self) -> None:
         core, apps, ns = self.core, self.apps, KUBE_SYSTEM
@@ -174,6 +199,20 @@ class _LiveReader:
         for operation, items in results:
             origin = Origin(source="k8s", context=self.context, api=operation)
             self.collection.add_all(kind, items, origin, resource=operation)
+            if self.raw is not None:
+                self._keep(kind, items)
+
+    def _keep(self, kind: str, items: list[Any]) -> None:
+        """List items come without kind and apiVersion: give them back, once per object."""
+        kept = self.raw.setdefault(kind, []) if self.raw is not None else []
+        seen = {(_meta(o, "namespace"), _meta(o, "name")) for o in kept}
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            key = (_meta(item, "namespace"), _meta(item, "name"))
+            if key not in seen:
+                seen.add(key)
+                kept.append({"kind": kind, "apiVersion": API_VERSIONS.get(kind, "v1"), **item})
 
     def _get(self, path: str, method: Callable[..., Any], name: str) -> _Request:
         """GET of a named kube-system object: one item, or none when it does not exist."""
@@ -226,6 +265,11 @@ class _LiveReader:
         if not isinstance(body, dict):
             raise _ReadError("the API answered with a non-object JSON value", "MalformedResponse")
         return body
+
+
+def _meta(obj: JsonDict, key: str) -> str:
+    meta = obj.get("metadata")
+    return str(meta.get(key) or "") if isinstance(meta, dict) else ""
 
 
 def _api_error(exc: ApiException) -> Exception:

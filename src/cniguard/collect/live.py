@@ -23,6 +23,7 @@ from typing import Protocol
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from cniguard.attribution import IAM_EVENTS, REGIONAL_EVENTS
 from cniguard.collect.aws import cloudtrail, ec2, eks, iam
 from cniguard.collect.aws.calls import CallLog
 from cniguard.collect.aws.context import RunContext
@@ -170,10 +171,8 @@ class _Run:
             where=Where(scope.account, region),
         )
         if self.options.cloudtrail:
-            self._start_trail(scope, region, cloudtrail.REGIONAL_EVENTS)
-            self._start_trail(
-                scope, cloudtrail.iam_home_region(scope.partition), cloudtrail.IAM_EVENTS
-            )
+            self._start_trail(scope, region, REGIONAL_EVENTS)
+            self._start_trail(scope, cloudtrail.iam_home_region(scope.partition), IAM_EVENTS)
 
     def _described(self, draft: ClusterDraft) -> None:
         self.progress.advance("clusters")
@@ -230,7 +229,7 @@ class _Run:
                 self.results.providers_read.append(scope.account)
 
     def _start_trail(self, scope: AccountScope, region: str, names: tuple[str, ...]) -> None:
-        key = (scope.account, region + ("#iam" if names is cloudtrail.IAM_EVENTS else ""))
+        key = (scope.account, region + ("#iam" if names is IAM_EVENTS else ""))
         with self.results.lock:
             if key in self.results.trail_started:
                 return

@@ -5,20 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from cniguard.analysis import ClusterView
+from cniguard.attribution import cluster_gaps
 from cniguard.model.finding import Finding
-from cniguard.model.inventory import Gap
 from cniguard.rules.base import Rule, rule
-
-
-def cluster_gaps(view: ClusterView) -> list[Gap]:
-    """Gaps naming this cluster, and gaps of its account (or of every account) and region."""
-    c = view.cluster
-    index = view.index
-    wide = [*index.gaps_by_account.get(c.account, ()), *index.gaps_by_account.get(None, ())]
-    return [
-        *index.gaps_by_cluster.get(c.arn, ()),
-        *(g for g in wide if g.region in (None, c.region)),
-    ]
 
 
 @rule(

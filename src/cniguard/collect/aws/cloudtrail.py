@@ -22,36 +22,6 @@ from cniguard.model.common import Origin
 from cniguard.model.inventory import CloudTrailEvent, CloudTrailScope
 
 OPERATIONS = ("cloudtrail:LookupEvents",)
-IAM_EVENTS = (
-    "AttachRolePolicy",
-    "DetachRolePolicy",
-    "DeleteRolePolicy",
-    "PutRolePolicy",
-    "UpdateAssumeRolePolicy",
-    "DeleteRole",
-    "PutRolePermissionsBoundary",
-    "DeleteRolePermissionsBoundary",
-    "CreatePolicyVersion",
-    "SetDefaultPolicyVersion",
-    "RemoveRoleFromInstanceProfile",
-    "DeleteOpenIDConnectProvider",
-    "RemoveClientIDFromOpenIDConnectProvider",
-)
-REGIONAL_EVENTS = (
-    "CreateAddon",
-    "UpdateAddon",
-    "DeleteAddon",
-    "CreatePodIdentityAssociation",
-    "UpdatePodIdentityAssociation",
-    "DeletePodIdentityAssociation",
-    "CreateAccessEntry",
-    "DeleteAccessEntry",
-    "UpdateClusterConfig",
-    "ModifyInstanceMetadataOptions",
-    "CreateLaunchTemplateVersion",
-    "ModifyLaunchTemplate",
-    "ReplaceIamInstanceProfileAssociation",
-)
 IAM_HOME_REGION = {"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1"}
 MIN_INTERVAL = 0.5  # seconds between LookupEvents calls: 2 requests/s per account and region
 PAGE_SIZE = 50
