@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from cniguard.model.codec import InputError
+from cniguard.model.codec import InputError, read_utf8
 from cniguard.model.finding import SEVERITIES, Severity
 
 DEFAULT_REQUIRED_TAGS = ("owner", "cost-center", "environment")
@@ -71,6 +71,26 @@ def _str_list(value: Any, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _table(data: dict[str, Any], key: str, source: str) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise InputError(f"{source}: [{key}] must be a table, not {_toml_type(value)}")
+    return value
+
+
+def _string(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise InputError(f"{where}: expected a string, not {_toml_type(value)}")
+    return value
+
+
+def _toml_type(value: Any) -> str:
+    """The TOML name of a parsed value's type, for error messages."""
+    names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string"}
+    names |= {list: "an array", dict: "a table"}
+    return names.get(type(value), "a date or time")
+
+
 def parse_config(data: dict[str, Any], source: str = "config") -> Config:
     known = {"required_tags", "production", "severity", "suppressions", "thresholds"}
     unknown = sorted(set(data) - known)
@@ -79,29 +99,33 @@ def parse_config(data: dict[str, Any], source: str = "config") -> Config:
     kwargs: dict[str, Any] = {}
     if "required_tags" in data:
         kwargs["required_tags"] = _str_list(data["required_tags"], f"{source}: required_tags")
-    prod = data.get("production", {})
-    if not isinstance(prod, dict):
-        raise InputError(f"{source}: [production] must be a table")
+    prod = _table(data, "production", source)
     if "tag_key" in prod:
-        kwargs["production_tag_key"] = str(prod["tag_key"])
+        kwargs["production_tag_key"] = _string(prod["tag_key"], f"{source}: production.tag_key")
     if "values" in prod:
         kwargs["production_values"] = _str_list(prod["values"], f"{source}: production.values")
     overrides: dict[str, Severity] = {}
-    for rule_id, sev in dict(data.get("severity", {})).items():
+    for rule_id, sev in _table(data, "severity", source).items():
         if sev not in SEVERITIES:
             raise InputError(
                 f"{source}: severity.{rule_id} = {sev!r}; expected one of {', '.join(SEVERITIES)}"
             )
         overrides[str(rule_id)] = cast(Severity, sev)
     kwargs["severity_overrides"] = overrides
-    thresholds = data.get("thresholds", {})
+    thresholds = _table(data, "thresholds", source)
     if "stuck_pod_minutes" in thresholds:
         minutes = thresholds["stuck_pod_minutes"]
-        if not isinstance(minutes, int) or minutes < 0:
+        if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 0:
             raise InputError(f"{source}: thresholds.stuck_pod_minutes must be a whole number")
         kwargs["stuck_pod_minutes"] = minutes
     sups = []
-    for i, raw in enumerate(data.get("suppressions", [])):
+    raw_sups = data.get("suppressions", [])
+    if not isinstance(raw_sups, list):
+        raise InputError(
+            f"{source}: suppressions must be an array of tables ([[suppressions]]), "
+            f"not {_toml_type(raw_sups)}"
+        )
+    for i, raw in enumerate(raw_sups):
         where = f"{source}: suppressions[{i}]"
         if not isinstance(raw, dict):
             raise InputError(f"{where}: must be a table")
@@ -122,9 +146,9 @@ def parse_config(data: dict[str, Any], source: str = "config") -> Config:
             raise InputError(f"{where}: expires must be a date")
         sups.append(
             Suppression(
-                rule=str(raw["rule"]),
-                resource=str(raw.get("resource", "*")),
-                reason=str(raw["reason"]),
+                rule=_string(raw["rule"], f"{where}.rule"),
+                resource=_string(raw.get("resource", "*"), f"{where}.resource"),
+                reason=_string(raw["reason"], f"{where}.reason"),
                 expires=expires,
             )
         )
@@ -134,9 +158,7 @@ def parse_config(data: dict[str, Any], source: str = "config") -> Config:
 
 def load_config(path: Path) -> Config:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        data = tomllib.loads(read_utf8(path))
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: {exc}") from None
     return parse_config(data, str(path))

@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cniguard.cli.common import EXIT_OK, ConfigOpt, DbOpt, fail, load_config_opt
+from cniguard.cli.common import (
+    EXIT_OK,
+    ConfigOpt,
+    DbOpt,
+    fail,
+    load_config_opt,
+    store_report_opt,
+)
 from cniguard.cli.scan import with_live_options
 from cniguard.collect.options import LiveOptions
 
@@ -216,11 +223,14 @@ def _store(live: LiveOptions, config: Config, plan: ClusterPlan, db: str) -> Non
     """Collect the cluster again and store the findings, so the dashboard shows the migration."""
     from cniguard.collect.live import collect_live
     from cniguard.engine import evaluate
-    from cniguard.store import save_report
+    from cniguard.store.database import display_url
 
     inventory = collect_live(replace(live, clusters=(plan.arn,), quiet=True))
     report = evaluate(inventory, config)
-    scan_id = save_report(db, report)
+    scan_id = store_report_opt(db, report)
     after = next((c for c in report.clusters if c.arn == plan.arn), None)
     mode = after.cni_identity if after else "unknown"
-    typer.echo(f"cniguard: stored scan {scan_id} in {db} ({plan.cluster}: mode {mode})", err=True)
+    shown = display_url(db)
+    typer.echo(
+        f"cniguard: stored scan {scan_id} in {shown} ({plan.cluster}: mode {mode})", err=True
+    )

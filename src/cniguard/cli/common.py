@@ -79,6 +79,33 @@ def load_config_opt(path: Path | None):  # type: ignore[no-untyped-def]
         raise fail(str(exc)) from None
 
 
+def open_store_opt(db: str):  # type: ignore[no-untyped-def]
+    """The store's engine, or one clear error line (exit 2) before any work is done."""
+    from cniguard.store.database import StoreError, open_store
+
+    try:
+        return open_store(db)
+    except StoreError as exc:
+        raise fail(str(exc)) from None
+
+
+def store_report_opt(db: str, report: Report) -> int:
+    """Store a report (one transaction: all or nothing), or one clear error line (exit 2)."""
+    from alembic.util import CommandError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from cniguard.store import save_report
+    from cniguard.store.database import StoreError, store_error
+
+    open_store_opt(db)
+    try:
+        return save_report(db, report)
+    except StoreError as exc:
+        raise fail(str(exc)) from None
+    except (SQLAlchemyError, CommandError, OSError) as exc:
+        raise fail(str(store_error(db, exc))) from None
+
+
 def exit_code(report: Report, fail_on: Sev | None, fail_on_incomplete: bool) -> int:
     from cniguard.model.finding import severity_rank
 
@@ -103,6 +130,8 @@ def emit(
     """Render, write, optionally store, then exit with the contract's exit code."""
     from cniguard.report import render
 
+    if db is not None:
+        open_store_opt(db)  # an unusable store fails before any output is written
     color = output is None and sys.stdout.isatty()
     text = render(report, fmt.value, color=color)
     if output is None:
@@ -114,8 +143,8 @@ def emit(
             raise fail(f"{output}: cannot write: {exc.strerror or exc}") from None
         typer.echo(f"cniguard: wrote {fmt.value} report to {output}", err=True)
     if db is not None:
-        from cniguard.store import save_report
+        from cniguard.store.database import display_url
 
-        scan_id = save_report(db, report)
-        typer.echo(f"cniguard: stored scan {scan_id} in {db}", err=True)
+        scan_id = store_report_opt(db, report)
+        typer.echo(f"cniguard: stored scan {scan_id} in {display_url(db)}", err=True)
     raise typer.Exit(exit_code(report, fail_on, fail_on_incomplete))

@@ -10,7 +10,14 @@ from typing import Annotated, Any
 
 import typer
 
-from cniguard.cli.common import ConfigOpt, Sev, fail, load_config_opt
+from cniguard.cli.common import (
+    ConfigOpt,
+    Sev,
+    fail,
+    load_config_opt,
+    open_store_opt,
+    store_report_opt,
+)
 from cniguard.cli.scan import with_live_options
 from cniguard.collect.options import LiveOptions
 from cniguard.model.finding import Report
@@ -95,11 +102,10 @@ def kpi(
     """KPIs over the stored history: compliance, identity modes, open findings, MTTR, coverage."""
     import datetime as dt
 
-    from cniguard.store.database import get_engine
     from cniguard.store.kpi import compute_kpis
 
     window = dt.timedelta(seconds=_duration(since, "--since"))
-    kpis = compute_kpis(get_engine(db), window)
+    kpis = compute_kpis(open_store_opt(db), window)
     typer.echo(json.dumps(kpis, indent=2) if fmt is KpiFmt.json else kpi_table(kpis), nl=False)
     if fmt is KpiFmt.json:
         typer.echo()
@@ -127,6 +133,7 @@ def serve(
 
     if not is_loopback(host) and not token:
         raise fail(f"--host {host} is reachable from other machines: give --token as well")
+    open_store_opt(db)
     uvicorn.run(create_app(db, token=token), host=host, port=port, log_level="info")
 
 
@@ -171,16 +178,15 @@ def watch(
 ) -> None:
     """Scan on a schedule into the store; alert on new or re-opened findings."""
     from cniguard.alerting import deliver
-    from cniguard.store import save_report
-    from cniguard.store.database import get_engine
 
     interval = _duration(every, "--every")
+    engine = open_store_opt(db)
     remaining = 1 if once else iterations
     while True:
         started = time.monotonic()
         report = scan_report(inventory, demo, config, live)
-        scan_id = save_report(db, report)
-        sent = deliver(get_engine(db), webhook, alert_on.value) if webhook else 0
+        scan_id = store_report_opt(db, report)
+        sent = deliver(engine, webhook, alert_on.value) if webhook else 0
         typer.echo(
             f"cniguard watch: stored scan {scan_id} ({len(report.clusters)} clusters, "
             f"{len(report.failing())} failing findings); {sent} alert(s) sent",

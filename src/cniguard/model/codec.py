@@ -65,6 +65,8 @@ def inventory_from_json(data: Any, *, source: str = "inventory") -> Inventory:
     body = {k: v for k, v in data.items() if k != "schema"}
     try:
         inventory: Inventory = _adapter(Inventory).validate_python(body)
+    except RecursionError:
+        raise InputError(f"{source}: invalid inventory: nested too deeply") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -75,16 +77,41 @@ def inventory_from_json(data: Any, *, source: str = "inventory") -> Inventory:
     return inventory
 
 
-def load_inventory(path: Path) -> Inventory:
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def read_utf8(path: Path) -> str:
+    """A text file that must be UTF-8 (as JSON and TOML require), or one clear error."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if raw.startswith(_UTF16_BOMS):
+        raise InputError(f"{path}: UTF-16 text; save it as UTF-8")
     try:
-        data = json.loads(text)
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise InputError(
+            f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save it as UTF-8"
+        ) from None
+
+
+def load_json(path: Path) -> Any:
+    """Parse a JSON file; nesting too deep or integers too long for Python are input errors."""
+    text = read_utf8(path)
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
-    return inventory_from_json(data, source=str(path))
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply") from None
+    except ValueError as exc:  # an integer of more than 4,300 digits
+        raise InputError(f"{path}: not usable JSON: {str(exc).split(':')[0]}") from None
+
+
+def load_inventory(path: Path) -> Inventory:
+    return inventory_from_json(load_json(path), source=str(path))
 
 
 def save_inventory(inventory: Inventory, path: Path) -> None:

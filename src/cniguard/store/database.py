@@ -7,6 +7,7 @@ the database locked is retried a few times. PostgreSQL writers serialise on an a
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -37,6 +38,67 @@ def default_sqlite_url() -> str:
 
 def resolve_url(url: str) -> str:
     return default_sqlite_url() if url == DEFAULT_DB else url
+
+
+class StoreError(Exception):
+    """The store cannot be used (bad URL, no driver, unreachable, not a database, disk full):
+    one line, password masked."""
+
+
+_USERINFO_PASSWORD = re.compile(r"(//[^/:@\s]*:)[^@/\s]*@")
+
+
+def display_url(url: str) -> str:
+    """The URL as it may be shown or logged: the password replaced by ``***``."""
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return _USERINFO_PASSWORD.sub(r"\1***@", url)
+
+
+def store_error(url: str, exc: BaseException) -> StoreError:
+    """A one-line StoreError for ``exc`` raised while opening or writing the store at ``url``."""
+    from sqlalchemy.exc import DBAPIError, NoSuchModuleError
+
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        detail = str(exc.orig)
+    elif isinstance(exc, NoSuchModuleError):
+        detail = f"unknown database dialect ({exc})"
+    elif isinstance(exc, ImportError):
+        detail = f"the database driver is not installed ({exc.name or exc})"
+    elif isinstance(exc, OSError):
+        detail = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else str(exc)
+    else:
+        detail = str(exc)
+    lines = [line.strip() for line in detail.splitlines() if line.strip()]
+    detail = "; ".join(lines) or type(exc).__name__
+    password = _password(url)
+    if password:
+        detail = detail.replace(password, "***")
+    return StoreError(f"store {display_url(resolve_url(url))}: {detail}")
+
+
+def _password(url: str) -> str | None:
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        password = make_url(url).password
+    except (ArgumentError, ValueError):
+        return None  # an unparsable URL: display_url masks by pattern instead
+    return None if password is None else str(password)
+
+
+def open_store(url: str) -> Engine:
+    """``get_engine`` whose failures are one :class:`StoreError` line (fail before any work)."""
+    from alembic.util import CommandError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return get_engine(url)
+    except (SQLAlchemyError, CommandError, ImportError, OSError, ValueError) as exc:
+        raise store_error(url, exc) from None
 
 
 def _sqlite_setup(engine: Engine) -> None:

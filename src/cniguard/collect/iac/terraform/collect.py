@@ -21,6 +21,7 @@ from pathlib import Path
 from cniguard.collect.iac.base import IacFragment
 from cniguard.collect.iac.terraform.expressions import Context
 from cniguard.collect.iac.terraform.hcl import HclFile
+from cniguard.collect.iac.terraform.limits import LimitHit, Limits, evaluating
 from cniguard.collect.iac.terraform.loader import Loader
 from cniguard.collect.iac.terraform.mapping import WHAT, build_fragment
 from cniguard.collect.iac.terraform.module import (
@@ -93,8 +94,11 @@ def _file_gaps(files: list[HclFile]) -> list[Gap]:
     ]
 
 
-def collect_terraform(paths: Sequence[Path]) -> IacFragment:
+def collect_terraform(paths: Sequence[Path], limits: Limits | None = None) -> IacFragment:
     """Read Terraform files and plan JSON (paths relative to the scan root, as shown to users).
+
+    Each root module is evaluated within ``limits`` (the defaults unless given); a value cut
+    short by one is unknown and the cut is a gap naming file, line and limit.
 
     Evaluation follows references through module boundaries recursively (a node group's tags
     reach the root's locals through two module calls), which needs more than Python's default
@@ -119,7 +123,7 @@ def collect_terraform(paths: Sequence[Path]) -> IacFragment:
             gc.freeze()
         if collecting:
             gc.enable()
-        _evaluate(roots, plans, loader, fragment)
+        _evaluate(roots, plans, loader, fragment, limits or Limits())
         return fragment
     finally:
         if freezing:
@@ -158,18 +162,39 @@ def _read(
     return roots, plans
 
 
+def _limit_gaps(hits: list[LimitHit]) -> list[Gap]:
+    return [
+        Gap(
+            what=WHAT,
+            reason=(
+                f"{hit.file}:{hit.line}: evaluation stopped, {hit.message}; the value is unknown "
+                "(see 'Evaluation limits' in docs/iac.md)"
+            ),
+            resource=hit.file,
+            line=hit.line,
+        )
+        for hit in hits
+    ]
+
+
 def _evaluate(
-    roots: list[tuple[Path, str]], plans: list[Path], loader: Loader, fragment: IacFragment
+    roots: list[tuple[Path, str]],
+    plans: list[Path],
+    loader: Loader,
+    fragment: IacFragment,
+    limits: Limits,
 ) -> None:
     for directory, display in roots:
-        definition = loader.directory(directory, display, directory)
-        tfvars = _tfvars(loader, directory, display)
-        inputs: dict[str, Callable[[], Value]] = {
-            name: functools.partial(_constant, value) for name, value in tfvars.items()
-        }
-        root = ModuleInstance(definition, "", inputs, loader)
-        instances = list(root.walk())
-        fragment.extend(build_fragment(instances, root.problems))
+        with evaluating(limits) as spent:
+            definition = loader.directory(directory, display, directory)
+            tfvars = _tfvars(loader, directory, display)
+            inputs: dict[str, Callable[[], Value]] = {
+                name: functools.partial(_constant, value) for name, value in tfvars.items()
+            }
+            root = ModuleInstance(definition, "", inputs, loader)
+            instances = list(root.walk())
+            fragment.extend(build_fragment(instances, root.problems))
+        fragment.gaps.extend(_limit_gaps(list(spent.hits.values())))
     for plan in plans:
         fragment.extend(read_plan(plan))
     fragment.gaps.extend(_file_gaps(list(loader.files.values())))

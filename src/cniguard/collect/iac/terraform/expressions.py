@@ -19,6 +19,7 @@ from lark.exceptions import LarkError
 
 from cniguard.collect.iac.terraform.functions import call_function
 from cniguard.collect.iac.terraform.hcl import SourceText
+from cniguard.collect.iac.terraform.limits import LimitExceeded, budget
 from cniguard.collect.iac.terraform.values import (
     EvalError,
     Namespace,
@@ -27,6 +28,7 @@ from cniguard.collect.iac.terraform.values import (
     Value,
     as_collection,
     to_bool,
+    to_int,
     to_number,
     to_text,
     type_name,
@@ -61,7 +63,7 @@ def get_index(value: Value, key: Value) -> Value:
     if isinstance(key, Unknown):
         return key
     if isinstance(value, list):
-        position = int(to_number(key))
+        position = to_int(key)
         if 0 <= position < len(value):
             return value[position]
         raise EvalError(f"index {position} out of range for a list of {len(value)}")
@@ -186,13 +188,19 @@ class Context:
         )
 
     def value(self, node: Tree[Token]) -> Value:
-        """Evaluate; a definite error becomes an ``Unknown`` that names it (fail closed)."""
+        """Evaluate; a definite error becomes an ``Unknown`` that names it (fail closed), and so
+        does a value past a limit (recorded for a gap)."""
         try:
-            return self.evaluate(node)
+            result = self.evaluate(node)
+            budget().value(result)
         except EvalError as exc:
             return self.unknown(node, f"evaluation error: {exc}")
         except RecursionError:
             return self.unknown(node, "expression nested too deeply")
+        except LimitExceeded as exc:
+            budget().record(self.source.display, self.source.line_of(node), exc.message)
+            return self.unknown(node, f"not evaluated: {exc.message}")
+        return result
 
     def template(self, text: str, line: int | None) -> Value:
         """Evaluate template text that is not in the tree (heredoc body, JSON string)."""
@@ -209,10 +217,11 @@ class Context:
             if isinstance(value, Unknown):
                 return unowned(value)
             out.append(to_text(value))
-        return "".join(out)
+        return _joined(out)
 
     def evaluate(self, node: Tree[Token]) -> Value:
         """Evaluate; too deep nesting raises ``RecursionError``, which ``value`` reports."""
+        budget().tick()
         while node.data == "expr_term" and len(node.children) == 1:
             child = node.children[0]
             if not isinstance(child, Tree):
@@ -241,7 +250,10 @@ class Context:
         return {"true": True, "false": False, "null": None}[str(node.children[0])]
 
     def _e_int_lit(self, node: Tree[Token]) -> Value:
-        return int(str(node.children[0]))
+        digits = str(node.children[0])
+        if len(digits) > _MAX_DIGITS:
+            raise LimitExceeded(f"a number literal of {len(digits)} digits")
+        return int(digits)
 
     def _e_float_lit(self, node: Tree[Token]) -> Value:
         return float(str(node.children[0]))
@@ -265,7 +277,7 @@ class Context:
             if isinstance(value, Unknown):
                 return value if alone else unowned(value)
             out.append(to_text(value))
-        return "".join(out)
+        return _joined(out)
 
     def _heredoc(self, node: Tree[Token], trim: bool) -> Value:
         token = str(node.children[0])
@@ -331,7 +343,9 @@ class Context:
         for side in (left, right):
             if isinstance(side, Unknown):
                 return side
-        return _binary(operator, left, right)
+        result = _binary(operator, left, right)
+        budget().number(result)
+        return result
 
     # --- traversal ---------------------------------------------------------------------------
 
@@ -354,6 +368,7 @@ class Context:
         if isinstance(value, Unknown):
             return value
         items = [] if value is None else value if isinstance(value, list) else [value]
+        budget().items(len(items), "a splat")
         steps = parts(splat)
         result = []
         for item in items:
@@ -427,7 +442,9 @@ class Context:
         bodies = [p for p in rest if p.data != "for_cond"]
         grouping = any(isinstance(c, Token) and c.type == "ELLIPSIS" for c in node.children)
         contexts: list[Context] = []
-        for key, item in as_collection(collection if collection is not None else []):
+        pairs = as_collection(collection if collection is not None else [])
+        budget().items(len(pairs), "a for expression")
+        for key, item in pairs:
             binding = {names[0]: item} if len(names) == 1 else {names[0]: key, names[1]: item}
             context = self.bind(**binding)
             if condition is not None:
@@ -489,6 +506,16 @@ def literal_key(node: Tree[Token]) -> str | None:
         if all(isinstance(p, Token) and p.type == "STRING_CHARS" for p in parts):
             return "".join(process_escape_sequences(str(p)) for p in parts)
     return None
+
+
+# Terraform numbers hold about 155 significant digits; Python refuses to parse over 4,300.
+_MAX_DIGITS = 310
+
+
+def _joined(pieces: list[str]) -> str:
+    """Template text, measured before it is built (doubling templates grow exponentially)."""
+    budget().text(sum(len(piece) for piece in pieces), "a string")
+    return "".join(pieces)
 
 
 def _attr_name(node: Tree[Token]) -> str:

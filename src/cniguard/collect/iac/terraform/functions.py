@@ -2,6 +2,10 @@
 
 A function not listed here yields an :class:`Unknown` naming it (never a guess). ``try`` and
 ``can`` need unevaluated arguments and live in the expression evaluator.
+
+Arguments and results are measured against the evaluation limits (``limits.py``); functions whose
+output can outgrow their input (``join``, ``replace``, ``format``) check its size before building
+it. Regular expressions run on RE2, Terraform's own engine: linear time, no backtracking.
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ import math
 import re
 from collections.abc import Callable
 
+import re2
+
+from cniguard.collect.iac.terraform.limits import budget
 from cniguard.collect.iac.terraform.values import (
     EvalError,
     Unknown,
@@ -43,18 +50,39 @@ def _map(value: Value) -> dict[str, Value]:
     raise EvalError(f"expected a map, got {type_name(value)}")
 
 
-def _regex(pattern: str) -> re.Pattern[str]:
+def _re2_options() -> re2.Options:
+    options = re2.Options()
+    options.log_errors = False  # a bad pattern is an EvalError, not a line on stderr
+    return options
+
+
+_RE2_OPTIONS = _re2_options()
+
+
+def _regex(pattern: str) -> re2._Regexp[str]:
     try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise EvalError(f"invalid regular expression {pattern!r}: {exc}") from exc
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0].decode(errors="replace") if exc.args else ""
+        raise EvalError(f"invalid regular expression {pattern!r}: {reason}") from exc
+
+
+_GROUP_REF = re.compile(r"\$\{?(\d+)\}?")
 
 
 def _replace(text: Value, search: Value, replacement: Value) -> str:
     source, pattern, new = _string(text), _string(search), _string(replacement)
     if len(pattern) > 1 and pattern.startswith("/") and pattern.endswith("/"):
-        python_repl = re.sub(r"\$\{?(\d+)\}?", r"\\g<\1>", new.replace("\\", "\\\\"))
-        return _regex(pattern[1:-1]).sub(python_repl, source)
+        compiled = _regex(pattern[1:-1])
+        matches = sum(1 for _ in compiled.finditer(source))
+        per_match = len(new) + len(_GROUP_REF.findall(new)) * len(source)
+        budget().text(len(source) + matches * per_match, "the result of replace()")
+        python_repl = _GROUP_REF.sub(r"\\g<\1>", new.replace("\\", "\\\\"))
+        return compiled.sub(python_repl, source)
+    matches = source.count(pattern)
+    budget().text(
+        len(source) + matches * max(0, len(new) - len(pattern)), "the result of replace()"
+    )
     return source.replace(pattern, new)
 
 
@@ -86,16 +114,26 @@ def _format(spec: Value, *args: Value) -> str:
         elif verb == "d":
             text = str(int(to_number(value)))
         elif verb == "f":
-            text = f"{float(to_number(value)):.{int(match['prec'] or 6)}f}"
+            precision = int(match["prec"] or 6)
+            budget().text(precision, "a format() precision")
+            text = f"{float(to_number(value)):.{precision}f}"
         else:
             raise EvalError(f"format verb %{verb} is not supported")
         width = int(match["width"] or 0)
+        budget().text(max(width, len(text)), "a format() field")
         if "-" in match["flags"]:
             return text.ljust(width)
         pad = "0" if "0" in match["flags"] and verb in "df" else " "
         return text.rjust(width, pad)
 
+    budget().text(len(spec), "a format() specification")
     return _VERB.sub(render, spec)
+
+
+def _formatlist(spec: Value, *lists: Value) -> list[str]:
+    rows = list(zip(*[_list(x) for x in lists], strict=True))
+    budget().text(len(_string(spec)) * len(rows), "the result of formatlist()")
+    return [_format(spec, *row) for row in rows]
 
 
 def _flatten(value: Value) -> list[Value]:
@@ -256,7 +294,11 @@ def _split(separator: Value, text: Value) -> list[str]:
 
 
 def _join(separator: Value, *lists: Value) -> str:
-    return _string(separator).join(_string(item) for items in lists for item in _list(items))
+    glue = _string(separator)
+    texts = [_string(item) for items in lists for item in _list(items)]
+    size = sum(len(t) for t in texts) + len(glue) * max(0, len(texts) - 1)
+    budget().text(size, "the result of join()")
+    return glue.join(texts)
 
 
 def _substr(text: Value, offset: Value, length: Value) -> str:
@@ -327,9 +369,7 @@ FUNCTIONS: dict[str, Function] = {
     "flatten": _flatten,
     "floor": lambda n: math.floor(to_number(n)),
     "format": _format,
-    "formatlist": lambda spec, *lists: [
-        _format(spec, *row) for row in zip(*[_list(x) for x in lists], strict=True)
-    ],
+    "formatlist": _formatlist,
     "index": lambda items, value: _list(items).index(value),
     "join": _join,
     "jsondecode": _jsondecode,
@@ -411,8 +451,12 @@ def call_function(name: str, args: list[Value], where: str) -> Value:
         found = deep_unknown(args)
         if found:
             return unowned(found)
+    limits = budget()
+    limits.value(args)
     try:
-        return function(*args)
+        result = function(*args)
+        limits.value(result)
+        return result
     except EvalError:
         raise
     except (TypeError, ValueError, IndexError, KeyError, ZeroDivisionError, OverflowError) as exc:

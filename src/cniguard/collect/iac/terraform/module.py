@@ -25,6 +25,7 @@ from cniguard.collect.iac.terraform.computed import (
 )
 from cniguard.collect.iac.terraform.expressions import Context, literal_key, parts
 from cniguard.collect.iac.terraform.hcl import Attribute, Block, SourceText
+from cniguard.collect.iac.terraform.limits import budget
 from cniguard.collect.iac.terraform.typeconv import convert
 from cniguard.collect.iac.terraform.values import (
     EvalError,
@@ -33,7 +34,7 @@ from cniguard.collect.iac.terraform.values import (
     Unknown,
     Value,
     as_collection,
-    to_number,
+    to_int,
     to_text,
 )
 from cniguard.model.common import Origin
@@ -140,6 +141,21 @@ class ModuleLoader(Protocol):
     """Finds the definition a ``source`` names, or says why it cannot (see ``loader.py``)."""
 
     def load(self, caller: ModuleInstance, call: Block, source: str) -> ModuleDefinition | str: ...
+
+
+def _too_many(total: int, attribute: Attribute) -> Unknown | None:
+    """``count`` / ``for_each`` past the instance limit: unknown, recorded for a gap."""
+    limit = budget().limits.instances
+    if total <= limit:
+        return None
+    message = f"{total} instances is over the {limit} instance limit"
+    budget().record(attribute.source.display, attribute.line, message)
+    return Unknown(
+        attribute.source.snippet(attribute.expr),
+        f"not evaluated: {message}",
+        attribute.source.display,
+        attribute.line,
+    )
 
 
 def _index_suffix(key: Value) -> str:
@@ -269,9 +285,12 @@ class ModuleInstance:
             if isinstance(count, Unknown):
                 return count
             try:
-                total = int(to_number(count))
+                total = to_int(count)
             except EvalError as exc:
                 return context.unknown(block.attributes["count"].expr, str(exc))
+            over = _too_many(total, block.attributes["count"])
+            if over is not None:
+                return over
             return "count", [(i, context.bind(count={"index": i})) for i in range(total)]
         if "for_each" in block.attributes:
             collection = context.value(block.attributes["for_each"].expr)
@@ -283,6 +302,9 @@ class ModuleInstance:
                 pairs = as_collection(collection)
             except EvalError as exc:
                 return context.unknown(block.attributes["for_each"].expr, str(exc))
+            over = _too_many(len(pairs), block.attributes["for_each"])
+            if over is not None:
+                return over
             items: list[tuple[Value, Context]] = []
             for key, value in pairs:
                 each_key = to_text(value if isinstance(collection, list) else key)

@@ -8,6 +8,7 @@ and ``can()`` catch it, exactly as Terraform does, but never an ``Unknown``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -130,6 +131,14 @@ def to_number(value: Value) -> int | float:
             raise EvalError(f"{value!r} is not a number") from exc
         return int(number) if number.is_integer() and "." not in value else number
     raise EvalError(f"a {type_name(value)} value is not a number")
+
+
+def to_int(value: Value) -> int:
+    """A whole number for an index, a count or a length (infinity and NaN are errors)."""
+    number = to_number(value)
+    if isinstance(number, float) and not math.isfinite(number):
+        raise EvalError(f"{number} is not a whole number")
+    return int(number)
 
 
 def as_collection(value: Value) -> list[tuple[Value, Value]]:
