@@ -140,6 +140,34 @@ def test_a_forbidden_resource_is_a_gap_and_none_the_rest_is_read(tmp_path: Path)
     assert state.events is not None and len(state.events) == 4
 
 
+def test_a_token_echoed_in_an_api_error_never_reaches_a_gap(tmp_path: Path) -> None:
+    """Proxies and misconfigured API servers echo the Authorization header in their errors."""
+    token = "k8s-aws-v1.aHR0cHM6Ly9zdHMuYW1hem9uYXdzLmNvbS8_QWN0aW9uPUdldENhbGxlcklkZW50aXR5"
+    answers = stuck_cluster_answers()
+    answers[route("/api/v1/nodes")] = Answer(
+        401,
+        {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": f"Unauthorized: rejected header 'Authorization: Bearer {token}'",
+            "reason": "Unauthorized",
+            "code": 401,
+        },
+    )
+    with serve(answers) as api:
+        client = api_client_for_context(
+            "prod-audit", kubeconfig=str(write_kubeconfig(tmp_path / "config", api.url))
+        )
+        _, gaps = read_live(client, cluster=CLUSTER, context="prod-audit")
+
+    (gap,) = gaps
+    assert gap.what == "k8s:nodes"
+    assert token not in gap.reason and "k8s-aws-v1.aHR0" not in gap.reason
+    assert gap.reason.startswith("HTTP 401 Unauthorized: Unauthorized: rejected header")
+
+
 def test_one_failed_request_of_a_part_leaves_the_whole_part_unread(tmp_path: Path) -> None:
     answers = stuck_cluster_answers()
     del answers[route("/api/v1/events", fieldSelector="reason=MissingIAMPermissions")]

@@ -30,6 +30,7 @@ from cniguard.collect.kube_parse import (
 from cniguard.model.common import JsonDict, Origin
 from cniguard.model.inventory import Gap
 from cniguard.model.kube import KubeState
+from cniguard.redact import redact_secrets
 
 RbacRule = tuple[str, str, tuple[str, ...], str | None]
 """(API group, resource, verbs, namespace or None for cluster-wide): one grant the reads need."""
@@ -90,7 +91,11 @@ _QUERY_NAMES = {"label_selector": "labelSelector", "field_selector": "fieldSelec
 
 
 class _ReadError(Exception):
+    """A part of the cluster that could not be read. API servers and proxies may echo the
+    request's bearer token in their error text: it is redacted before it can become a gap."""
+
     def __init__(self, reason: str, code: str | None) -> None:
+        reason = redact_secrets(reason)
         super().__init__(reason)
         self.reason = reason
         self.code = code
