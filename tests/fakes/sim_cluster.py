@@ -474,6 +474,8 @@ class SimCluster:
         agent = self._addon("eks-pod-identity-agent") is not None
         key = (identity, agent)
         if key not in self._verdicts:
-            context = Context(self.account, self.region, self.issuer, self.ip_family, agent)
+            context = Context(
+                self.account, self.region, self.issuer, self.ip_family, agent, self.cluster_name
+            )
             self._verdicts[key] = judge(self._iam, identity, context)
         return self._verdicts[key]
