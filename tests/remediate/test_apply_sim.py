@@ -124,7 +124,10 @@ def kubeconfig(monkeypatch: pytest.MonkeyPatch) -> Callable[[SimEnv], None]:
     return use
 
 
-@pytest.mark.parametrize(("target", "options"), [("irsa", {"oidc_provider": False})])
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize(
+    ("target", "options"), [("irsa", {"oidc_provider": False}), ("pod_identity", {})]
+)
 def test_full_migration_ends_compliant_with_every_test_pod_on_an_ip(
     sim_cluster_factory: Factory,
     kubeconfig: Callable[[SimEnv], None],
@@ -145,6 +148,22 @@ def test_full_migration_ends_compliant_with_every_test_pod_on_an_ip(
     state = _iam_state(env)
     assert CNI_POLICY not in state["attached"][f"{env.cluster_name}-node"]
     assert state["lock"] is None
+    role_arn = json.loads(plan.read_text())["clusters"][0]["role_arn"]
+    assert CNI_POLICY in state["attached"][role_arn.rsplit("/", 1)[-1]]
+    if target == "irsa":
+        assert (state["addon_role"], state["associations"]) == (role_arn, [])
+    else:
+        assert state["addon_role"] is None
+        assert "eks-pod-identity-agent" in state["addons"]
+        eks = boto3.client("eks", region_name=env.region)
+        (association,) = eks.list_pod_identity_associations(clusterName=env.cluster_name)[
+            "associations"
+        ]
+        found = eks.describe_pod_identity_association(
+            clusterName=env.cluster_name, associationId=association["associationId"]
+        )["association"]
+        assert (found["serviceAccount"], found["roleArn"]) == ("aws-node", role_arn)
+        assert state["associations"] == [found["associationArn"]]
     assert "cniguard: done: every step of demo is in effect and verified" in result.output
 
 
