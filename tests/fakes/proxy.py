@@ -68,6 +68,9 @@ class Faults:
     latency: float = 0.0  # seconds added to every call
     deny_accounts: frozenset[str] = frozenset()  # every call but STS from these accounts
     deny_actions: frozenset[str] = frozenset()  # e.g. {"eks:ListAddons"}, in every account
+    # AccessDenied for the requests this answers True for ("service:Operation", request): a
+    # denial scoped to some resources, as an SCP or a permissions boundary gives
+    deny_when: Callable[[str, Request], bool] | None = None
     # account -> seconds the next role session into it lasts (AssumeRole's Expiration; used once)
     short_sessions: dict[str, float] = field(default_factory=dict)
     throttle_rate: float = 0.0
@@ -226,7 +229,9 @@ class FakeAws:
     def _fault(self, request: Request, service: str, account: str, action: str) -> Response | None:
         faults = self.faults
         if service and (
-            (service != "sts" and account in faults.deny_accounts) or action in faults.deny_actions
+            (service != "sts" and account in faults.deny_accounts)
+            or action in faults.deny_actions
+            or (faults.deny_when is not None and faults.deny_when(action, request))
         ):
             with self._lock:
                 self.traffic.injected["access"] += 1
