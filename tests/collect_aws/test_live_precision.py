@@ -19,7 +19,7 @@ from cniguard.engine import evaluate
 from cniguard.model.finding import Finding, Report
 from fakes import fleet
 from fakes.kube_fleet import Compute, cluster_store, serve, write_kubeconfig
-from fakes.proxy import FakeAws, Faults
+from fakes.proxy import FakeAws, Faults, denies_roles
 
 REGION = "eu-west-1"
 EKS_TRUST = {
@@ -123,7 +123,7 @@ def test_precision_on_a_shared_role_fleet(aws: FakeAws, tmp_path: Path) -> None:
     built = _fleet(aws, tmp_path)
     shared, own = built["shared"], built["own"]
     aws.faults = Faults(
-        deny_roles=frozenset({"own-c-node"}),
+        deny_when=denies_roles("own-c-node"),
         deny_actions=frozenset({"iam:GetAccountAuthorizationDetails"}),
     )
 

@@ -79,6 +79,7 @@ class Context:
     issuer: str  # https://oidc.eks.<region>.amazonaws.com/id/<id>
     ip_family: str = "ipv4"
     pod_identity_agent: bool = False  # the eks-pod-identity-agent add-on is installed
+    cluster_name: str = ""  # for the session tags EKS Pod Identity sets
 
 
 def judge(iam: Any, identity: Identity, ctx: Context) -> Verdict:
@@ -94,7 +95,7 @@ def judge(iam: Any, identity: Identity, ctx: Context) -> Verdict:
     if identity.kind == "irsa":
         reason = _irsa_reason(iam, trust, identity, ctx)
     elif identity.kind == "pod-identity":
-        reason = _pod_identity_reason(trust, ctx)
+        reason = _pod_identity_reason(trust, identity, ctx)
     else:
         reason = ""
     if reason:
@@ -141,14 +142,25 @@ def _irsa_reason(iam: Any, trust: dict[str, Any], identity: Identity, ctx: Conte
     return f"the trust policy does not let {subject} (aud {identity.audience}) call {action}"
 
 
-def _pod_identity_reason(trust: dict[str, Any], ctx: Context) -> str:
+def _pod_identity_reason(trust: dict[str, Any], identity: Identity, ctx: Context) -> str:
     if not ctx.pod_identity_agent:
         return "the eks-pod-identity-agent add-on is not installed"
 
     def principal_ok(statement: dict[str, Any]) -> bool:
         return POD_IDENTITY_PRINCIPAL in _strings(_principal(statement).get("Service"))
 
-    context = {"aws:SourceAccount": ctx.account}
+    # the session tags the EKS user guide lists (pod-id-abac: "List of session tags added by EKS
+    # Pod Identity"); aws:SourceArn is not documented for Pod Identity, so a condition on it is
+    # not understood (and an Allow with it counts for nothing)
+    context = {
+        "aws:SourceAccount": ctx.account,
+        "aws:RequestTag/eks-cluster-arn": (
+            f"arn:aws:eks:{ctx.region}:{ctx.account}:cluster/{ctx.cluster_name}"
+        ),
+        "aws:RequestTag/eks-cluster-name": ctx.cluster_name,
+        "aws:RequestTag/kubernetes-namespace": identity.namespace,
+        "aws:RequestTag/kubernetes-service-account": identity.service_account,
+    }
     for action in ("sts:AssumeRole", "sts:TagSession"):
         if not _trusted(trust, action, principal_ok, context):
             return f"the trust policy does not let {POD_IDENTITY_PRINCIPAL} call {action}"

@@ -133,12 +133,13 @@ def _update_addon(
         addon["podIdentityAssociations"] = created
         value = json.dumps(params["podIdentityAssociations"], separators=(",", ":"))
         changes.append({"type": "PodIdentityAssociations", "value": value})
-    if "serviceAccountRoleArn" in params:
-        if params["serviceAccountRoleArn"]:
-            addon["serviceAccountRoleArn"] = params["serviceAccountRoleArn"]
-        else:
-            addon.pop("serviceAccountRoleArn", None)
+    # "If you don't specify an existing IAM role, then the add-on uses the permissions assigned
+    # to the node IAM role" (UpdateAddon's serviceAccountRoleArn): leaving it out unsets it
+    if params.get("serviceAccountRoleArn"):
+        addon["serviceAccountRoleArn"] = params["serviceAccountRoleArn"]
         changes.append({"type": "ServiceAccountRoleArn", "value": params["serviceAccountRoleArn"]})
+    elif addon.pop("serviceAccountRoleArn", None) is not None:
+        changes.append({"type": "ServiceAccountRoleArn", "value": ""})
     for key, kind in (
         ("addonVersion", "AddonVersion"),
         ("configurationValues", "ConfigurationValues"),

@@ -68,7 +68,9 @@ class Faults:
     latency: float = 0.0  # seconds added to every call
     deny_accounts: frozenset[str] = frozenset()  # every call but STS from these accounts
     deny_actions: frozenset[str] = frozenset()  # e.g. {"eks:ListAddons"}, in every account
-    deny_roles: frozenset[str] = frozenset()  # IAM calls naming one of these roles (RoleName)
+    # AccessDenied for the requests this answers True for ("service:Operation", request): a
+    # denial scoped to some resources, as an SCP or a permissions boundary gives
+    deny_when: Callable[[str, Request], bool] | None = None
     # account -> seconds the next role session into it lasts (AssumeRole's Expiration; used once)
     short_sessions: dict[str, float] = field(default_factory=dict)
     throttle_rate: float = 0.0
@@ -229,7 +231,7 @@ class FakeAws:
         if service and (
             (service != "sts" and account in faults.deny_accounts)
             or action in faults.deny_actions
-            or (service == "iam" and _role_name(request) in faults.deny_roles)
+            or (faults.deny_when is not None and faults.deny_when(action, request))
         ):
             with self._lock:
                 self.traffic.injected["access"] += 1
@@ -340,6 +342,11 @@ class FakeAws:
 def _role_name(request: Request) -> str | None:
     names = parse_qs(request.body.decode("utf-8", "replace")).get("RoleName")
     return names[0] if names else None
+
+
+def denies_roles(*names: str) -> Callable[[str, Request], bool]:
+    """A ``Faults.deny_when`` that denies the IAM calls naming one of these roles (RoleName)."""
+    return lambda action, request: action.startswith("iam:") and _role_name(request) in names
 
 
 def start_moto() -> Any:

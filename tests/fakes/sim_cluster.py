@@ -81,6 +81,7 @@ class SimCluster:
         self.api = KubeApi(self.store, Hooks(admit=self._admit, changed=self._wake), self._view)
         self.nodes: dict[str, objs.SimNode] = {}
         self.blocked_nodegroups: set[str] = set()  # a fault: pods there never get an IP
+        self._addon_annotated: str | None = None  # the annotation EKS set from the add-on's role
         self._verdicts: dict[tuple[Identity, bool], Verdict] = {}
         self._event_keys: dict[tuple[str, str], tuple[str, str]] = {}
         self._event_times: dict[tuple[str, str], float] = {}
@@ -101,6 +102,7 @@ class SimCluster:
                 self._put_namespace(name)
             addon = self._addon("vpc-cni")
             role = (addon or {}).get("serviceAccountRoleArn")
+            self._addon_annotated = role
             self.store.put(
                 "serviceaccounts",
                 objs.service_account(
@@ -302,17 +304,23 @@ class SimCluster:
         self._wake()
 
     def _addon_applied(self, params: dict[str, Any], *, restart: bool) -> None:
-        """What EKS does in the cluster when it applies the vpc-cni add-on's settings."""
-        if "serviceAccountRoleArn" in params:
-            sa = self.store.get("serviceaccounts", "kube-system", "aws-node")
-            if sa is not None:
-                changed = copy.deepcopy(sa)
-                annotations = changed["metadata"].setdefault("annotations", {})
-                if params["serviceAccountRoleArn"]:
-                    annotations[ROLE_ANNOTATION] = params["serviceAccountRoleArn"]
-                else:
-                    annotations.pop(ROLE_ANNOTATION, None)
+        """What EKS does in the cluster when it applies the vpc-cni add-on's settings: the
+        ServiceAccount carries the add-on's role (a create or update without one unsets it, and
+        EKS's server-side apply drops the annotation it had set, never someone else's)."""
+        role = params.get("serviceAccountRoleArn") or None
+        sa = self.store.get("serviceaccounts", "kube-system", "aws-node")
+        if sa is not None:
+            changed = copy.deepcopy(sa)
+            annotations = changed["metadata"].setdefault("annotations", {})
+            if role:
+                annotations[ROLE_ANNOTATION] = role
+            elif (
+                self._addon_annotated and annotations.get(ROLE_ANNOTATION) == self._addon_annotated
+            ):
+                del annotations[ROLE_ANNOTATION]
+            if changed != sa:
                 self.store.put("serviceaccounts", changed)
+        self._addon_annotated = role
         if restart and "podIdentityAssociations" in params:
             self.restart_aws_node(RESTART_ANNOTATION)
 
@@ -474,6 +482,8 @@ class SimCluster:
         agent = self._addon("eks-pod-identity-agent") is not None
         key = (identity, agent)
         if key not in self._verdicts:
-            context = Context(self.account, self.region, self.issuer, self.ip_family, agent)
+            context = Context(
+                self.account, self.region, self.issuer, self.ip_family, agent, self.cluster_name
+            )
             self._verdicts[key] = judge(self._iam, identity, context)
         return self._verdicts[key]

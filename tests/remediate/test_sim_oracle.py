@@ -233,6 +233,43 @@ def test_pod_identity_credentials_need_the_agent_and_both_actions(aws: FakeAws) 
     )
 
 
+PROD = f"arn:aws:eks:us-east-1:{ACCOUNT}:cluster/prod"
+SESSION_TAG_CONDITIONS: list[tuple[dict[str, Any], bool]] = [
+    (
+        {
+            "StringEquals": {
+                "aws:RequestTag/eks-cluster-arn": PROD,
+                "aws:RequestTag/kubernetes-namespace": "kube-system",
+                "aws:RequestTag/kubernetes-service-account": "aws-node",
+            }
+        },
+        True,
+    ),
+    ({"StringEquals": {"aws:RequestTag/eks-cluster-name": "prod"}}, True),
+    ({"StringEquals": {"aws:RequestTag/eks-cluster-arn": PROD.replace("prod", "dev")}}, False),
+    ({"StringEquals": {"aws:RequestTag/kubernetes-namespace": "default"}}, False),
+    ({"StringEquals": {"aws:SourceAccount": ACCOUNT}}, True),
+    # not documented for Pod Identity: not understood, so the Allow counts for nothing
+    ({"ArnEquals": {"aws:SourceArn": PROD}}, False),
+]
+
+
+def test_pod_identity_trust_conditions_see_the_session_tags_eks_sets(aws: FakeAws) -> None:
+    iam, arn = make_role("cni", POD_IDENTITY_TRUST, managed=(CNI_POLICY,))
+    ctx = Context(
+        ACCOUNT, "us-east-1", f"https://{HOST}", pod_identity_agent=True, cluster_name="prod"
+    )
+    denied = "the trust policy does not let pods.eks.amazonaws.com call sts:AssumeRole"
+    judged = []
+    for condition, _ in SESSION_TAG_CONDITIONS:
+        trust = json.loads(json.dumps(POD_IDENTITY_TRUST))
+        trust["Statement"][0]["Condition"] = condition
+        iam.update_assume_role_policy(RoleName="cni", PolicyDocument=json.dumps(trust))
+        verdict = judge(iam, Identity("pod-identity", arn), ctx)
+        judged.append((verdict.works, "" if verdict.works else verdict.reason))
+    assert judged == [(works, "" if works else denied) for _, works in SESSION_TAG_CONDITIONS]
+
+
 def test_a_missing_role_gives_no_credentials(aws: FakeAws) -> None:
     iam = boto3.client("iam")
     arn = f"arn:aws:iam::{ACCOUNT}:role/gone"

@@ -341,7 +341,7 @@ class _Context:
         if self.target == "irsa":
             assert c.oidc_issuer is not None
             return irsa_trust(self.partition, c.account, c.oidc_issuer, KUBE_SYSTEM, self.sa)
-        return pod_identity_trust(c.account, c.arn)
+        return pod_identity_trust(c.arn, KUBE_SYSTEM, self.sa)
 
     def role(self, existing: str | None) -> list[Step]:
         c = self.c

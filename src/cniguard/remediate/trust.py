@@ -77,8 +77,11 @@ def irsa_trust(
     }
 
 
-def pod_identity_trust(account: str, cluster_arn: str) -> dict[str, Any]:
-    """Trust for EKS Pod Identity, limited to this cluster (the association picks the pod)."""
+def pod_identity_trust(cluster_arn: str, namespace: str, service_account: str) -> dict[str, Any]:
+    """Trust for EKS Pod Identity, limited to this cluster's ``namespace/service_account`` by the
+    session tags EKS Pod Identity sets (the EKS user guide's pod-id-role example). Not
+    ``aws:SourceArn``: its value in Pod Identity's AssumeRole is not documented, and a wrong guess
+    would leave aws-node without credentials."""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -87,8 +90,11 @@ def pod_identity_trust(account: str, cluster_arn: str) -> dict[str, Any]:
                 "Principal": {"Service": POD_IDENTITY_PRINCIPAL},
                 "Action": ["sts:AssumeRole", "sts:TagSession"],
                 "Condition": {
-                    "StringEquals": {"aws:SourceAccount": account},
-                    "ArnEquals": {"aws:SourceArn": cluster_arn},
+                    "StringEquals": {
+                        "aws:RequestTag/eks-cluster-arn": cluster_arn,
+                        "aws:RequestTag/kubernetes-namespace": namespace,
+                        "aws:RequestTag/kubernetes-service-account": service_account,
+                    }
                 },
             }
         ],
