@@ -319,19 +319,29 @@ CLUSTER = "arn:aws:eks:us-east-1:111122223333:cluster/prod"
     [
         (
             {
-                "StringEquals": {"aws:SourceAccount": "111122223333"},
-                "ArnEquals": {"aws:SourceArn": CLUSTER},
+                "StringEquals": {
+                    "aws:SourceAccount": "111122223333",
+                    "aws:RequestTag/eks-cluster-arn": CLUSTER,
+                    "aws:RequestTag/kubernetes-namespace": "kube-system",
+                    "aws:RequestTag/kubernetes-service-account": "aws-node",
+                },
             },
             True,
         ),
         ({"StringEquals": {"aws:SourceAccount": "999988887777"}}, False),
-        ({"ArnLike": {"aws:SourceArn": "arn:aws:eks:us-east-1:111122223333:cluster/other"}}, False),
+        (
+            {"StringEquals": {"aws:RequestTag/eks-cluster-arn": CLUSTER.replace("prod", "dev")}},
+            False,
+        ),
+        # aws:SourceArn has no documented value under Pod Identity: unknown, never a pass
+        ({"ArnEquals": {"aws:SourceArn": CLUSTER}}, None),
+        ({"ArnLike": {"aws:SourceArn": "arn:aws:eks:us-east-1:111122223333:cluster/other"}}, None),
         ({"StringEquals": {"aws:RequestTag/kubernetes-namespace": "default"}}, False),
         ({"StringEquals": {"aws:SourceOrgId": "${aws:ResourceOrgId}"}}, True),
     ],
 )
 def test_pod_identity_conditions_are_checked_against_the_cluster(
-    condition: dict[str, Any], can_assume: bool
+    condition: dict[str, Any], can_assume: bool | None
 ) -> None:
     doc = trust(
         {

@@ -325,7 +325,9 @@ def analyze_pod_identity_trust(
         k.lower(): v
         for k, v in {
             "aws:SourceAccount": account,
-            "aws:SourceArn": cluster_arn,
+            # aws:SourceArn is left out on purpose: AWS documents no value for it when Pod
+            # Identity assumes a role (reports point at the association, not the cluster), so a
+            # condition on it cannot be judged here and makes the verdict unknown, never a pass
             "aws:RequestTag/eks-cluster-arn": cluster_arn,
             "aws:RequestTag/eks-cluster-name": cluster_name,
             "aws:RequestTag/kubernetes-namespace": namespace,
