@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -111,6 +112,18 @@ def test_a_rollout_onto_an_identity_that_cannot_work_times_out(
     state = caught.value.state
     assert state.available < state.desired == 2
     assert str(caught.value).startswith("aws-node rollout not done after 2s: ")
+
+
+def test_a_stalled_rollout_fails_before_its_timeout(sim_cluster_factory: Factory) -> None:
+    env = sim_cluster_factory(node_groups={"general": 2})
+    env.wait_for(lambda: len(env.aws_node_pods()) == 2)
+    ops = ops_for(env)
+    ops.set_aws_node_role_arn(irsa_role(env, "cni-stalls", subject="system:serviceaccount:x:y"))
+    ops.rollout_restart()
+    started = time.monotonic()
+    with pytest.raises(RolloutTimeout, match=r"^aws-node rollout made no progress for 1s: "):
+        ops.wait_rollout(60, poll=0.1, stall=1)
+    assert time.monotonic() - started < 30
 
 
 def test_a_missing_daemonset_is_not_found(sim_cluster_factory: Factory) -> None:

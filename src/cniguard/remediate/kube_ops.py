@@ -233,9 +233,16 @@ class KubeOps:
         self._request("PATCH", _ds_path(), body=patch, dry_run=dry_run)
         return stamp
 
-    def wait_rollout(self, timeout: float, *, poll: float = 2.0) -> DaemonSetState:
-        """Wait until aws-node is rolled out (``kubectl rollout status`` semantics)."""
+    def wait_rollout(
+        self, timeout: float, *, poll: float = 2.0, stall: float | None = None
+    ) -> DaemonSetState:
+        """Wait until aws-node is rolled out (``kubectl rollout status`` semantics). With
+        ``stall``, give up as soon as the rollout made no progress for that long: an aws-node
+        whose new identity cannot work never becomes ready, and waiting the whole ``timeout``
+        would only delay the rollback."""
         deadline = self._clock() + timeout
+        progress: tuple[int, ...] | None = None
+        since = self._clock()
         while True:
             state = self.aws_node_daemonset()
             if state.update_strategy != "RollingUpdate":
@@ -246,7 +253,15 @@ class KubeOps:
             message = state.rollout_message()
             if message is None:
                 return state
-            if self._clock() >= deadline:
+            now = self._clock()
+            seen = (state.observed_generation, state.updated, state.available, state.ready)
+            if seen != progress:
+                progress, since = seen, now
+            elif stall is not None and now - since >= stall:
+                raise RolloutTimeout(
+                    f"aws-node rollout made no progress for {stall:g}s: {message}", state
+                )
+            if now >= deadline:
                 raise RolloutTimeout(
                     f"aws-node rollout not done after {timeout:g}s: {message}", state
                 )

@@ -13,6 +13,9 @@ from cniguard.remediate.kube_ops import AWS_NODE, KUBE_SYSTEM, KubeOps, KubeOpsE
 from cniguard.remediate.plan_model import Operation
 
 ROLLOUT_TIMEOUT = 900.0  # seconds, as `kubectl rollout status --timeout=15m` in the plan
+# An aws-node pod is ready about a minute after it starts (liveness starts at 60 s); one that has
+# not moved the rollout on in five minutes will not: roll back instead of waiting the timeout.
+ROLLOUT_STALL = 300.0
 
 
 class KubeSide:
@@ -53,7 +56,7 @@ class KubeSide:
                 self.ops.remove_aws_node_role_arn()
         elif op.op == "kube:RolloutRestart":
             self.ops.rollout_restart()
-            self.ops.wait_rollout(self.rollout_timeout)
+            self.ops.wait_rollout(self.rollout_timeout, stall=ROLLOUT_STALL)
         else:
             raise KubeOpsError(f"{op.op} is not a Kubernetes operation cniguard carries out")
 
