@@ -106,6 +106,20 @@ def store_report_opt(db: str, report: Report) -> int:
         raise fail(str(store_error(db, exc))) from None
 
 
+def write_output(text: str, output: Path | None, what: str, *, executable: bool = False) -> None:
+    """``text`` to stdout, or to ``output`` with one line on stderr saying so (exit 2 if not)."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+        if executable:
+            output.chmod(0o755)
+    except OSError as exc:
+        raise fail(f"{output}: cannot write: {exc.strerror or exc}") from None
+    typer.echo(f"cniguard: wrote {what} to {output}", err=True)
+
+
 def exit_code(report: Report, fail_on: Sev | None, fail_on_incomplete: bool) -> int:
     from cniguard.model.finding import severity_rank
 
@@ -133,15 +147,7 @@ def emit(
     if db is not None:
         open_store_opt(db)  # an unusable store fails before any output is written
     color = output is None and sys.stdout.isatty()
-    text = render(report, fmt.value, color=color)
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise fail(f"{output}: cannot write: {exc.strerror or exc}") from None
-        typer.echo(f"cniguard: wrote {fmt.value} report to {output}", err=True)
+    write_output(render(report, fmt.value, color=color), output, f"{fmt.value} report")
     if db is not None:
         from cniguard.store.database import display_url
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +19,7 @@ from cniguard.cli.common import (
     Sev,
     fail,
     load_config_opt,
+    write_output,
 )
 from cniguard.cli.scan import InventoryOpt, load_inventory_opt, run_collection, with_live_options
 from cniguard.collect.options import LiveOptions
@@ -112,14 +112,7 @@ def impact(
         from cniguard.report import render
 
         text = render(result.report(), fmt.value)
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise fail(f"{output}: cannot write: {exc.strerror or exc}") from None
-        typer.echo(f"cniguard: wrote {fmt.value} impact report to {output}", err=True)
+    write_output(text, output, f"{fmt.value} impact report")
     if result.breaking(fail_on.value):
         raise typer.Exit(EXIT_FINDINGS)
     raise typer.Exit(EXIT_INCOMPLETE if result.incomplete() else EXIT_OK)

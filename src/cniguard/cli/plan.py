@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
 from typing import Annotated
 
 import typer
 
-from cniguard.cli.common import EXIT_FINDINGS, EXIT_OK, ConfigOpt, OutputOpt, fail, load_config_opt
+from cniguard.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    ConfigOpt,
+    OutputOpt,
+    fail,
+    load_config_opt,
+    write_output,
+)
 from cniguard.cli.scan import InventoryOpt, load_inventory_opt, run_collection, with_live_options
 from cniguard.collect.options import LiveOptions
 
@@ -78,15 +85,6 @@ def plan(
     except InputError as exc:
         raise fail(str(exc)) from None
     text = render_plan(result, fmt.value)
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise fail(f"{output}: cannot write: {exc.strerror or exc}") from None
-        if fmt is PlanFmt.sh:
-            output.chmod(0o755)
-        typer.echo(f"cniguard: wrote {fmt.value} plan to {output}", err=True)
+    write_output(text, output, f"{fmt.value} plan", executable=fmt is PlanFmt.sh)
     blocked = any(c.status == "blocked" for c in result.clusters)
     raise typer.Exit(EXIT_FINDINGS if blocked else EXIT_OK)
