@@ -24,24 +24,13 @@ import boto3
 import pytest
 import yaml
 
+from fakes.fleet import CNI_POLICY, EC2_TRUST, WORKER_POLICY
 from fakes.proxy import DEFAULT_ACCOUNT, FakeAws, Traffic
 from fakes.sim_cluster import SimCluster
 from fakes.sim_objects import pause_image
 
-CNI_POLICY = "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"
-WORKER_POLICY = "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy"
 ECR_POLICY = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"
 NODE_POLICIES = (WORKER_POLICY, CNI_POLICY, ECR_POLICY)
-EC2_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "ec2.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 EKS_TRUST = {
     "Version": "2012-10-17",
     "Statement": [

@@ -24,6 +24,7 @@ from cniguard.remediate.aws_ops import (
 )
 from cniguard.remediate.kube_ops import VERIFY_AWS_ACTIONS, WRITE_RBAC
 from cniguard.remediate.plan_model import Operation, canonical_document
+from fakes.fleet import EC2_TRUST
 from fakes.proxy import FakeAws, Faults
 
 CNI = "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"
@@ -31,16 +32,7 @@ ISSUER = "https://oidc.eks.us-east-1.amazonaws.com/id/ABCDEF0123456789"
 PROVIDER = (
     "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABCDEF0123456789"
 )
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "ec2.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
+TRUST = EC2_TRUST
 PODS_TRUST = {
     "Version": "2012-10-17",
     "Statement": [

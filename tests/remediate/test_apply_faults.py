@@ -29,8 +29,9 @@ from cniguard.engine import evaluate
 from cniguard.store import save_report
 from cniguard.store.database import get_engine
 from cniguard.store.queries import cluster_history, list_findings
+from fakes.fleet import CNI_POLICY
 from fakes.proxy import Call
-from fakes.sim_fixtures import CNI_POLICY, SimEnv
+from fakes.sim_fixtures import SimEnv
 from fakes.wire import Request
 from remediate.sim_apply import (
     LOCK_TAG,

@@ -15,7 +15,8 @@ from typing import Any
 import boto3
 import pytest
 
-from fakes.sim_fixtures import CNI_POLICY, SimEnv
+from fakes.fleet import CNI_POLICY
+from fakes.sim_fixtures import SimEnv
 from remediate.sim_apply import iam_state, make_plan, mode, pods_get_ips, ready, run_apply
 
 Factory = Callable[..., SimEnv]

@@ -13,7 +13,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from fakes import sim_fixtures
-from fakes.sim_fixtures import CNI_POLICY, SimEnv
+from fakes.fleet import CNI_POLICY
+from fakes.sim_fixtures import SimEnv
 
 sim_cluster = sim_fixtures.sim_cluster
 sim_cluster_factory = sim_fixtures.sim_cluster_factory

@@ -14,8 +14,9 @@ import pytest
 from kubernetes import client, config
 
 from fakes import sim_fixtures
+from fakes.fleet import CNI_POLICY
 from fakes.proxy import FakeAws
-from fakes.sim_fixtures import CNI_POLICY, SimEnv
+from fakes.sim_fixtures import SimEnv
 
 sim_cluster = sim_fixtures.sim_cluster
 sim_cluster_factory = sim_fixtures.sim_cluster_factory

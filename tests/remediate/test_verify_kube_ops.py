@@ -16,7 +16,8 @@ from cniguard.remediate.kube_ops import (
     NotFound,
     RolloutTimeout,
 )
-from fakes.sim_fixtures import CNI_POLICY, SimEnv
+from fakes.fleet import CNI_POLICY
+from fakes.sim_fixtures import SimEnv
 
 Factory = Callable[..., SimEnv]
 

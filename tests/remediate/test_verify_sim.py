@@ -23,7 +23,8 @@ from cniguard.collect.kube_live import api_client_for_context
 from cniguard.remediate.kube_ops import KubeOps, KubeOpsError
 from cniguard.remediate.node_scaling import EksNodeGroups
 from cniguard.remediate.verify import Interrupted, RunClock, VerifyOptions, verify
-from fakes.sim_fixtures import CNI_POLICY, EC2_TRUST, SimEnv
+from fakes.fleet import CNI_POLICY, EC2_TRUST
+from fakes.sim_fixtures import SimEnv
 
 Factory = Callable[..., SimEnv]
 SANDBOX_TEXT = re.compile(
