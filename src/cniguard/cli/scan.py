@@ -7,6 +7,7 @@ import functools
 import inspect
 import json
 import logging
+import re
 import sys
 import typing
 from collections.abc import Callable
@@ -81,6 +82,26 @@ ShardOpt = Annotated[
     str | None, typer.Option("--shard", help="i/N: only accounts at sorted position i mod N.")
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or coverage output.")]
+DeadlineOpt = Annotated[
+    str,
+    typer.Option(
+        "--deadline",
+        help="Stop reading after this long (90s, 15m, 1h) and report what was read; what was "
+        "not read is listed as gaps.",
+    ),
+]
+CallTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--call-timeout",
+        min=0.1,
+        max=600,
+        help="Seconds to wait for one AWS response; an endpoint that times out 3 times is not "
+        "called again.",
+    ),
+]
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smh]?)")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600}
 
 
 class Only(StrEnum):
@@ -119,6 +140,14 @@ def _shard(value: str | None) -> tuple[int, int] | None:
     return int(index), int(count)
 
 
+def _duration(value: str, flag: str) -> float:
+    match = _DURATION.fullmatch(value.strip().lower())
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)] if match else 0.0
+    if seconds <= 0:
+        raise fail(f"{flag} expects a duration such as 90s, 15m or 1h, got {value!r}")
+    return seconds
+
+
 # The live-collection options, declared once for `scan`, `collect` and `watch`.
 _LIVE: tuple[tuple[str, object, object], ...] = (
     ("profile", ProfileOpt, None),
@@ -135,6 +164,8 @@ _LIVE: tuple[tuple[str, object, object], ...] = (
     ("concurrency", ConcurrencyOpt, 8),
     ("shard", ShardOpt, None),
     ("quiet", QuietOpt, False),
+    ("deadline", DeadlineOpt, "15m"),
+    ("call_timeout", CallTimeoutOpt, 30.0),
 )
 
 
@@ -182,6 +213,8 @@ def _live_options(
     concurrency: int,
     shard: str | None,
     quiet: bool,
+    deadline: str,
+    call_timeout: float,
 ) -> LiveOptions:
     return LiveOptions(
         profile=profile,
@@ -198,6 +231,8 @@ def _live_options(
         concurrency=concurrency,
         shard=_shard(shard),
         quiet=quiet,
+        deadline=_duration(deadline, "--deadline"),
+        call_timeout=call_timeout,
     )
 
 
