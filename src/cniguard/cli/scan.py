@@ -140,6 +140,12 @@ def _shard(value: str | None) -> tuple[int, int] | None:
     return int(index), int(count)
 
 
+def _in_scope(cluster: str, scoped: tuple[str, ...]) -> bool:
+    """A cluster name or ARN among ``--clusters`` (names or ARNs)."""
+    name = cluster.rsplit("/", 1)[-1]
+    return any(c in (cluster, name) or c.rsplit("/", 1)[-1] == cluster for c in scoped)
+
+
 def _duration(value: str, flag: str) -> float:
     match = _DURATION.fullmatch(value.strip().lower())
     seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)] if match else 0.0
@@ -216,15 +222,23 @@ def _live_options(
     deadline: str,
     call_timeout: float,
 ) -> LiveOptions:
+    exports = _pairs(kube_export, "--kube-export")
+    contexts = _pairs(kube_context, "--kube-context")
+    scoped = _csv(clusters)
+    outside = [c for c, _ in (*exports, *contexts) if scoped and not _in_scope(c, scoped)]
+    if outside:
+        raise fail(
+            f"--kube-export/--kube-context name clusters not in --clusters: {', '.join(outside)}"
+        )
     return LiveOptions(
         profile=profile,
         regions=None if regions.strip().lower() == "all" else _csv(regions),
         org=org,
         org_role=org_role,
         accounts=_csv(accounts),
-        clusters=_csv(clusters),
-        kube_exports=_pairs(kube_export, "--kube-export"),
-        kube_contexts=_pairs(kube_context, "--kube-context"),
+        clusters=scoped,
+        kube_exports=exports,
+        kube_contexts=contexts,
         kube_live=kube,
         cloudtrail=cloudtrail,
         cloudtrail_days=cloudtrail_days,
@@ -241,7 +255,7 @@ def run_collection(options: LiveOptions) -> Inventory:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from cniguard.cli.live_output import coverage_table, progress_bar
-    from cniguard.collect.live import collect_live
+    from cniguard.collect.live import KubeTargetError, collect_live
 
     # A failed credential renewal makes botocore log a traceback; the reads it breaks become gaps
     # in the coverage table, so the traceback would only scramble the progress bar.
@@ -252,6 +266,8 @@ def run_collection(options: LiveOptions) -> Inventory:
             inventory = collect_live(options, progress)
     except (BotoCoreError, ClientError) as exc:
         raise fail(f"cannot use the AWS credentials: {exc}") from None
+    except KubeTargetError as exc:
+        raise fail(str(exc)) from None
     if not options.quiet:
         coverage_table(inventory)
     return inventory

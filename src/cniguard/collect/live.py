@@ -46,6 +46,10 @@ from cniguard.model.inventory import (
 )
 
 
+class KubeTargetError(ValueError):
+    """Kubernetes input was given for a cluster the scan does not cover."""
+
+
 class Progress(Protocol):
     """Receives how much work was found and done (``kind``: accounts, regions, clusters)."""
 
@@ -124,6 +128,7 @@ class _Run:
             trail_pool.shutdown(wait=drained, cancel_futures=True)
         if self.bounds.expired():
             self.log.add_gap(self._deadline_gap(drained))
+        self._check_kube_targets()
         scopes = sorted(self.results.scopes.values(), key=lambda s: s.account)
         return self._inventory(scopes, self.plan.caller, time.monotonic() - started)
 
@@ -133,6 +138,30 @@ class _Run:
         if tasks.wait(self.bounds.remaining()):
             return True
         return tasks.wait(self.bounds.grace())
+
+    def _check_kube_targets(self) -> None:
+        """A --kube-export/--kube-context cluster that was not scanned is a mistake in the
+        command, unless a region's cluster list could not be read (then it may be there)."""
+        found = {key for d in self.results.drafts for key in (d.name, d.arn)}
+        missing = sorted(set(self.kube) - found)
+        if not missing:
+            return
+        if any(g.what == "eks:clusters" for g in self.log.gaps) or self.bounds.expired():
+            for target in missing:
+                self.log.add_gap(
+                    Gap(
+                        what="k8s",
+                        reason="a cluster named by --kube-export or --kube-context "
+                        "was not found, and some cluster lists could not be read",
+                        resource=target,
+                    )
+                )
+            return
+        scanned = ", ".join(sorted(d.name for d in self.results.drafts)) or "none"
+        raise KubeTargetError(
+            "--kube-export/--kube-context name clusters that are not in scope: "
+            f"{', '.join(missing)} (scanned: {scanned})"
+        )
 
     def _deadline_gap(self, drained: bool) -> Gap:
         limit = seconds_text(self.options.deadline or 0)
