@@ -194,6 +194,32 @@ class ClusterView:
     def production(self) -> bool:
         return self.config.is_production(self.cluster.tags)
 
+    @cached_property
+    def kube_in_scope(self) -> bool:
+        """Kubernetes was to be read for this cluster: a state was read or a gap says why not."""
+        if self.kube is not None:
+            return True
+        gaps = self.index.gaps_by_cluster.get(self.cluster.arn, ())
+        return any(g.what.startswith("k8s") for g in gaps)
+
+    @cached_property
+    def pods_unread(self) -> bool:
+        """The running aws-node pods, the highest-precedence word on aws-node's identity, were
+        in scope and not read: the configuration alone cannot confirm what aws-node runs with."""
+        return not self.is_iac and self.kube_in_scope and self.pod_env is None
+
+    @cached_property
+    def basis(self) -> str:
+        """Which source the verdict on aws-node's identity rests on."""
+        if not self.is_iac and not self.kube_in_scope:
+            return "aws_only"
+        binding = self.binding
+        if binding.source:
+            return binding.source
+        if binding.kind == "unknown":
+            return "unknown"
+        return "iac" if self.is_iac else "service_account"
+
     # --- Kubernetes objects --------------------------------------------------------------------
     @cached_property
     def daemonset(self) -> DaemonSet | Literal[False] | None:

@@ -270,6 +270,13 @@ def _evaluate(
             mode, reasons = identity_mode(view, findings)
         except Exception as exc:  # keep the cluster in the report whatever happens
             mode, reasons = "unknown", [f"identity mode could not be derived: {exc}"]
+        compliant = compliance(mode, findings)
+        if compliant and view.pods_unread:  # fail closed: a lower source's word is not enough
+            compliant = None
+            reasons.append(
+                "the running aws-node pods were in scope but not read: what they run with "
+                "decides, so compliance is not confirmed"
+            )
         dedicated_works = None
         if mode in ("irsa", "pod_identity", "mixed"):
             dedicated_works = dedicated_status(view).works
@@ -283,10 +290,11 @@ def _evaluate(
                 environment=view.environment,
                 production=view.production,
                 cni_identity=mode,
-                compliant=compliance(mode, findings),
+                compliant=compliant,
                 identity_role_arn=view.binding.role_arn if dedicated_works is not None else None,
                 reasons=tuple(reasons),
                 location=Location(origin.file, origin.line) if origin and origin.file else None,
+                basis=view.basis,
             )
         )
         all_findings.extend(findings)

@@ -394,7 +394,7 @@ def test_bad_files_become_gaps_and_the_rest_is_still_read(tmp_path: Path) -> Non
     (tmp_path / "broken.json").write_text('{"kind": "List",\n "items": [\n  {"kind": "Pod",,}]}')
     (tmp_path / "binary.json").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe")
     (tmp_path / "empty.json").write_text("  \n")
-    (tmp_path / "notes.txt").write_text("not an export: ignored, it is not *.json")
+    (tmp_path / "notes.txt").write_text("not an export: not read, and named as such")
     _write(
         tmp_path / "mixed.json",
         {
@@ -452,7 +452,8 @@ def test_bad_files_become_gaps_and_the_rest_is_still_read(tmp_path: Path) -> Non
         "malformed ConfigMap kube-system/aws-auth: data.mapRoles is not valid YAML:"
     )
     assert {g.cluster for g in gaps} == {CLUSTER}
-    assert len(gaps) == 9  # the six above, the non-object item, events and service accounts
+    assert by_file[("notes.txt", "k8s:export")] == ("not a *.json export file: not read", None)
+    assert len(gaps) == 10  # the seven above, the non-object item, events and service accounts
     assert by_file[(tmp_path.name, "k8s:events")] == (f"not in the export {tmp_path}", None)
 
 

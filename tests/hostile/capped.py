@@ -17,16 +17,25 @@ resource.setrlimit(resource.RLIMIT_AS, ({MEMORY_CAP}, {MEMORY_CAP}))
 """
 
 
+# Drops root's power to ignore permission bits, so a mode-000 folder is unreadable in the child.
+NO_DAC_OVERRIDE = ("setpriv", "--bounding-set=-dac_override,-dac_read_search")
+
+
 def run_capped(
-    code: str, *args: str, cwd: Path | None = None, timeout: float = 120
+    code: str,
+    *args: str,
+    cwd: Path | None = None,
+    timeout: float = 120,
+    prefix: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
-    """``python -c code args`` with the memory cap, this worktree's sources first on the path."""
+    """``python -c code args`` with the memory cap, this worktree's sources first on the path;
+    ``prefix`` is a command that runs it (``NO_DAC_OVERRIDE``)."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
     }
     return subprocess.run(
-        [sys.executable, "-c", _PROLOGUE + code, *args],
+        [*prefix, sys.executable, "-c", _PROLOGUE + code, *args],
         capture_output=True,
         text=True,
         timeout=timeout,

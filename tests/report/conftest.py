@@ -109,6 +109,7 @@ def _clusters() -> tuple[ClusterResult, ...]:
         role: str | None = None,
         reasons: tuple[str, ...] = (),
         location: Location | None = None,
+        basis: str | None = "service_account",
     ) -> ClusterResult:
         account, region = where(cid)
         return ClusterResult(
@@ -123,12 +124,15 @@ def _clusters() -> tuple[ClusterResult, ...]:
             identity_role_arn=role,
             reasons=reasons,
             location=location,
+            basis=basis,
         )
 
     return (
-        cluster("prod-payments", PAYMENTS, "prod", "irsa", True, role=CNI_ROLE),
+        cluster("prod-payments", PAYMENTS, "prod", "irsa", True, role=CNI_ROLE, basis="pods"),
         cluster("prod-checkout", CHECKOUT, "prod", "node_role", False),
-        cluster("prod-search", SEARCH, "prod", "pod_identity", True),
+        cluster(
+            "prod-search", SEARCH, "prod", "pod_identity", True, basis="pod_identity_association"
+        ),
         cluster("staging-data", STAGING, "staging / équipe données", "mixed", False),
         cluster(
             "dev-analytics",
@@ -137,9 +141,10 @@ def _clusters() -> tuple[ClusterResult, ...]:
             "unknown",
             None,
             reasons=("k8s:pods could not be read: Forbidden",),
+            basis="unknown",
         ),
         cluster("batch-fargate", BATCH, "dev", "not_applicable", None),
-        cluster("legacy-ci", LEGACY, "dev", "none", False),
+        cluster("legacy-ci", LEGACY, "dev", "none", False, basis="aws_only"),
         cluster(
             "platform",
             IAC,
@@ -147,6 +152,7 @@ def _clusters() -> tuple[ClusterResult, ...]:
             "irsa",
             False,
             location=Location("infra/eks/main.tf", 12),
+            basis="addon",
         ),
     )
 

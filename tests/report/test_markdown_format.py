@@ -53,7 +53,7 @@ def test_every_table_row_has_the_header_width(hostile_report: Report) -> None:
                 unescaped_pipes = lines[j].replace("\\|", "").count(" | ")
                 widths.add((width, unescaped_pipes))
                 j += 1
-    assert widths == {(7, 7), (5, 5)}
+    assert widths == {(8, 8), (5, 5)}
 
 
 def test_hostile_values_are_inert(hostile_report: Report) -> None:

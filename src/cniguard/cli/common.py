@@ -127,9 +127,17 @@ def exit_code(report: Report, fail_on: Sev | None, fail_on_incomplete: bool) -> 
         threshold = severity_rank(fail_on.value)
         if any(severity_rank(f.severity) >= threshold for f in report.failing()):
             return EXIT_FINDINGS
-    if fail_on_incomplete and report.coverage.get("gaps"):
+    if fail_on_incomplete and (report.coverage.get("gaps") or _has_unknown(report)):
         return EXIT_INCOMPLETE
     return EXIT_OK
+
+
+def _has_unknown(report: Report) -> bool:
+    """A cluster or finding left unknown, with or without a gap to say why."""
+    clusters = any(
+        c.compliant is None and c.cni_identity != "not_applicable" for c in report.clusters
+    )
+    return clusters or any(f.status == "unknown" for f in report.findings)
 
 
 def emit(

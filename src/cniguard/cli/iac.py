@@ -53,10 +53,6 @@ def iac(
         if gap.what in ("iac:parse", "iac:file"):
             where = f"{gap.resource}:{gap.line}" if gap.line else str(gap.resource)
             typer.echo(f"cniguard: {where}: {gap.reason}", err=True)
-    if not inventory.meta.get("files_read"):
-        typer.echo(
-            "cniguard: no Terraform, CloudFormation, eksctl or manifest files found", err=True
-        )
     report = evaluate(inventory, cfg)
     emit(
         report,

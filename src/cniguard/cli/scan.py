@@ -7,6 +7,7 @@ import functools
 import inspect
 import json
 import logging
+import re
 import sys
 import typing
 from collections.abc import Callable
@@ -81,6 +82,26 @@ ShardOpt = Annotated[
     str | None, typer.Option("--shard", help="i/N: only accounts at sorted position i mod N.")
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or coverage output.")]
+DeadlineOpt = Annotated[
+    str,
+    typer.Option(
+        "--deadline",
+        help="Stop reading after this long (90s, 15m, 1h) and report what was read; what was "
+        "not read is listed as gaps.",
+    ),
+]
+CallTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--call-timeout",
+        min=0.1,
+        max=600,
+        help="Seconds to wait for one AWS response; an endpoint that times out 3 times is not "
+        "called again.",
+    ),
+]
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smh]?)")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600}
 
 
 class Only(StrEnum):
@@ -119,6 +140,20 @@ def _shard(value: str | None) -> tuple[int, int] | None:
     return int(index), int(count)
 
 
+def _in_scope(cluster: str, scoped: tuple[str, ...]) -> bool:
+    """A cluster name or ARN among ``--clusters`` (names or ARNs)."""
+    name = cluster.rsplit("/", 1)[-1]
+    return any(c in (cluster, name) or c.rsplit("/", 1)[-1] == cluster for c in scoped)
+
+
+def _duration(value: str, flag: str) -> float:
+    match = _DURATION.fullmatch(value.strip().lower())
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)] if match else 0.0
+    if seconds <= 0:
+        raise fail(f"{flag} expects a duration such as 90s, 15m or 1h, got {value!r}")
+    return seconds
+
+
 # The live-collection options, declared once for `scan`, `collect` and `watch`.
 _LIVE: tuple[tuple[str, object, object], ...] = (
     ("profile", ProfileOpt, None),
@@ -135,6 +170,8 @@ _LIVE: tuple[tuple[str, object, object], ...] = (
     ("concurrency", ConcurrencyOpt, 8),
     ("shard", ShardOpt, None),
     ("quiet", QuietOpt, False),
+    ("deadline", DeadlineOpt, "15m"),
+    ("call_timeout", CallTimeoutOpt, 30.0),
 )
 
 
@@ -182,22 +219,34 @@ def _live_options(
     concurrency: int,
     shard: str | None,
     quiet: bool,
+    deadline: str,
+    call_timeout: float,
 ) -> LiveOptions:
+    exports = _pairs(kube_export, "--kube-export")
+    contexts = _pairs(kube_context, "--kube-context")
+    scoped = _csv(clusters)
+    outside = [c for c, _ in (*exports, *contexts) if scoped and not _in_scope(c, scoped)]
+    if outside:
+        raise fail(
+            f"--kube-export/--kube-context name clusters not in --clusters: {', '.join(outside)}"
+        )
     return LiveOptions(
         profile=profile,
         regions=None if regions.strip().lower() == "all" else _csv(regions),
         org=org,
         org_role=org_role,
         accounts=_csv(accounts),
-        clusters=_csv(clusters),
-        kube_exports=_pairs(kube_export, "--kube-export"),
-        kube_contexts=_pairs(kube_context, "--kube-context"),
+        clusters=scoped,
+        kube_exports=exports,
+        kube_contexts=contexts,
         kube_live=kube,
         cloudtrail=cloudtrail,
         cloudtrail_days=cloudtrail_days,
         concurrency=concurrency,
         shard=_shard(shard),
         quiet=quiet,
+        deadline=_duration(deadline, "--deadline"),
+        call_timeout=call_timeout,
     )
 
 
@@ -206,7 +255,7 @@ def run_collection(options: LiveOptions) -> Inventory:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from cniguard.cli.live_output import coverage_table, progress_bar
-    from cniguard.collect.live import collect_live
+    from cniguard.collect.live import KubeTargetError, collect_live
 
     # A failed credential renewal makes botocore log a traceback; the reads it breaks become gaps
     # in the coverage table, so the traceback would only scramble the progress bar.
@@ -217,6 +266,8 @@ def run_collection(options: LiveOptions) -> Inventory:
             inventory = collect_live(options, progress)
     except (BotoCoreError, ClientError) as exc:
         raise fail(f"cannot use the AWS credentials: {exc}") from None
+    except KubeTargetError as exc:
+        raise fail(str(exc)) from None
     if not options.quiet:
         coverage_table(inventory)
     return inventory

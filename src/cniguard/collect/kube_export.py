@@ -3,6 +3,8 @@
 A file may hold Lists or single objects, several JSON documents one after another, and any mix
 of DaemonSet, ServiceAccount, Pod, Event (core/v1 and events.k8s.io/v1), Node and ConfigMap.
 A bad file becomes a Gap naming it (and the line of a JSON error); the other files are still read.
+Every entry of a folder is read or named in a Gap: other files, folders that cannot be listed,
+special files (never opened); symlinked folders are followed.
 A kind that appears in no file is "not read" (``None``) with a Gap, never an empty tuple.
 
 ``kubectl`` prints an empty result as ``{"kind": "List", "items": []}``, which names no kind; such
@@ -19,7 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cniguard.collect.gap_cap import cap_gaps
 from cniguard.collect.kube_parse import GAP_WHAT, KIND_FIELDS, KubeCollection, KubeField
+from cniguard.collect.walk import Unread, check_file, walk
 from cniguard.model.common import JsonDict, Origin
 from cniguard.model.inventory import Gap
 from cniguard.model.kube import KubeState
@@ -79,16 +83,26 @@ def read_export(path: Path, *, cluster: str) -> tuple[KubeState, list[Gap]]:
     """
     reader = _ExportReader(KubeCollection(cluster))
     manifest = path / MANIFEST
+    files: list[Path] = []
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*.json") if p.is_file() and p != manifest)
+        for entry in walk(path):
+            if isinstance(entry, Unread):
+                reader.file_gap(entry.path, entry.reason)
+            elif entry.suffix.lower() != ".json":
+                reader.file_gap(entry, "not a *.json export file: not read")
+            elif entry != manifest:
+                files.append(entry)
         if not files:
             reader.file_gap(path, "the folder holds no *.json export files")
-    elif path.is_file():
-        files = [path]
+    elif path.exists():
+        unsafe = check_file(path)
+        if unsafe is not None:
+            reader.file_gap(path, unsafe.reason)
+        else:
+            files.append(path)
     else:
-        files = []
         reader.file_gap(path, "no such file or folder")
-    for file in files:
+    for file in sorted(files):
         reader.read_file(file)
     stated = reader.read_manifest(manifest) if manifest.is_file() else {}
 
@@ -104,7 +118,8 @@ def read_export(path: Path, *, cluster: str) -> tuple[KubeState, list[Gap]]:
         )
     newest = reader.read_at or reader.newest_timestamp or reader.newest_mtime
     collected_at = newest.isoformat(timespec="seconds").replace("+00:00", "Z") if newest else None
-    return collection.state(collected_at=collected_at, context=None), collection.gaps
+    gaps = cap_gaps(collection.gaps, reader.repeats())
+    return collection.state(collected_at=collected_at, context=None), gaps
 
 
 @dataclass
@@ -114,6 +129,12 @@ class _ExportReader:
     newest_mtime: datetime | None = None
     unknown_kinds: set[str] = field(default_factory=set)
     read_at: datetime | None = None  # when ``cniguard kube-export`` read the cluster
+    _first_gaps: dict[tuple[str, str, int | None], Gap] = field(default_factory=dict)
+    _repeats: dict[tuple[str, str, int | None], int] = field(default_factory=dict)
+
+    def repeats(self) -> dict[Gap, int]:
+        """Further occurrences of each file gap, beyond the first."""
+        return {self._first_gaps[key]: count for key, count in self._repeats.items()}
 
     def read_manifest(self, path: Path) -> dict[KubeField, bool]:
         """Honour ``cniguard kube-export``'s manifest: a part it read in full is read (also when
@@ -157,15 +178,19 @@ class _ExportReader:
         return stated
 
     def file_gap(self, path: Path, reason: str, line: int | None = None) -> None:
-        self.collection.gaps.append(
-            Gap(
-                what="k8s:export",
-                reason=reason,
-                cluster=self.collection.cluster,
-                resource=str(path),
-                line=line,
-            )
+        key = (str(path), reason, line)
+        if key in self._first_gaps:  # a repeat: counted, not built again (millions of bad items)
+            self._repeats[key] = self._repeats.get(key, 0) + 1
+            return
+        gap = Gap(
+            what="k8s:export",
+            reason=reason,
+            cluster=self.collection.cluster,
+            resource=str(path),
+            line=line,
         )
+        self._first_gaps[key] = gap
+        self.collection.gaps.append(gap)
 
     def read_file(self, path: Path) -> None:
         try:
@@ -181,6 +206,9 @@ class _ExportReader:
             return
         except json.JSONDecodeError as exc:
             self.file_gap(path, f"invalid JSON: {exc.msg} (column {exc.colno})", exc.lineno)
+            return
+        except ValueError as exc:  # e.g. an integer of more than 4300 digits
+            self.file_gap(path, f"invalid JSON: {exc}"[:300])
             return
         except RecursionError:
             self.file_gap(path, "JSON nested too deeply to read")

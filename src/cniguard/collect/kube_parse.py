@@ -58,6 +58,10 @@ SANDBOX_WAITING_REASONS = frozenset({"ContainerCreating", "PodInitializing"})
 CNI_EVENT_REASONS = frozenset({"FailedCreatePodSandBox", "MissingIAMPermissions"})
 AWS_NODE_EVENT_REASONS = frozenset({"Unhealthy"})
 
+# Past this many malformed objects of one kind (which is unknown after the first), the rest are
+# not validated: a hostile export with a million of them stays fast.
+MAX_MALFORMED = 10
+
 _ShapeT = TypeVar("_ShapeT", bound=BaseModel)
 _MAP_ROLES = TypeAdapter(list[shapes.MapRole])
 
@@ -286,6 +290,8 @@ class KubeCollection:
     # which pods were listed: "aws-node" (kube-system) and/or "workloads" (other namespaces);
     # a live read lists both
     pod_scopes: set[str] = field(default_factory=set)
+    _malformed: dict[KubeField, int] = field(default_factory=dict, init=False)
+    _unexamined: set[KubeField] = field(default_factory=set, init=False)
 
     def add(
         self, kind: str, obj: JsonDict, origin: Origin | None, *, resource: str | None = None
@@ -298,11 +304,22 @@ class KubeCollection:
         if kind == "Pod":  # kube-system pods speak for aws-node, others for workloads
             system = _meta_str(obj, "namespace") == KUBE_SYSTEM
             self.pod_scopes.add("aws-node" if system else "workloads")
+        if self._malformed.get(kube_field, 0) >= MAX_MALFORMED:  # unknown anyway: stop paying
+            if kube_field not in self._unexamined:
+                self._unexamined.add(kube_field)
+                self._void(
+                    kind,
+                    f"further {kind} objects were not examined after {MAX_MALFORMED} malformed "
+                    "ones",
+                    resource,
+                )
+            return
         try:
             self._add(kind, obj, origin)
         except MalformedObject as exc:
             namespace, name = _meta_str(obj, "namespace"), _meta_str(obj, "name")
             label = f"{namespace}/{name}" if namespace else name
+            self._malformed[kube_field] = self._malformed.get(kube_field, 0) + 1
             self._void(kind, f"malformed {kind} {label or '(unnamed)'}: {exc}", resource)
 
     def add_all(

@@ -6,7 +6,8 @@ and Kubernetes state are read, each read starting as soon as what it needs is kn
 is requested the moment a reader sees its ARN and read once per account (:mod:`roles`); a last
 sweep over the finished clusters requests any role not seen yet. CloudTrail readers start as soon
 as a region shows clusters and run at their own rate. A failed read becomes a gap on its own
-scope and leaves its field ``None``; nothing stops the other reads.
+scope and leaves its field ``None``; nothing stops the other reads. At ``--deadline`` the scan
+stops reading: every later attempt fails at once as a gap, and the inventory holds what was read.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from cniguard.collect.aws.kube_wiring import KubeRequest, kube_requests, kube_ro
 from cniguard.collect.aws.roles import AccountRoles
 from cniguard.collect.aws.scope import AccountScope, account_regions, enter_account, plan_accounts
 from cniguard.collect.aws.tasks import TaskGroup, iam_lane
+from cniguard.collect.aws.time_bounds import TimeBounds, seconds_text
 from cniguard.collect.options import LiveOptions
 from cniguard.model.common import SourceKind
 from cniguard.model.inventory import (
@@ -42,6 +44,10 @@ from cniguard.model.inventory import (
     OidcProvider,
     Role,
 )
+
+
+class KubeTargetError(ValueError):
+    """Kubernetes input was given for a cluster the scan does not cover."""
 
 
 class Progress(Protocol):
@@ -90,7 +96,8 @@ class _Run:
     def __init__(self, options: LiveOptions, progress: Progress) -> None:
         self.options = options
         self.progress = progress
-        self.log = CallLog()
+        self.bounds = TimeBounds(deadline=options.deadline, call_timeout=options.call_timeout)
+        self.log = CallLog(self.bounds)
         self.results = _Results()
         self.kube = kube_requests(options)
         end = _now()
@@ -102,22 +109,69 @@ class _Run:
         self.progress.add("accounts", len(self.plan.accounts))
         per_lane = max(1, self.options.concurrency)
         workers = per_lane * LANES_IN_FLIGHT
-        with (
-            ThreadPoolExecutor(workers, "cniguard-read") as pool,
-            ThreadPoolExecutor(workers, "cniguard-trail") as trail_pool,
-        ):
+        pool = ThreadPoolExecutor(workers, "cniguard-read")
+        trail_pool = ThreadPoolExecutor(workers, "cniguard-trail")
+        drained = False
+        try:
             tasks = TaskGroup(pool, self.log, per_lane=per_lane)
             self.ctx = RunContext(self.log, tasks, self.options, follow=self._follow)
             trail_tasks = TaskGroup(trail_pool, self.log, per_lane=per_lane)
             self.trail = RunContext(self.log, trail_tasks, self.options)
             for account in self.plan.accounts:
                 self.ctx.tasks.spawn(self._enter, account, what="account", where=Where(account))
-            self.ctx.tasks.wait()
-            self._sweep()
-            self.ctx.tasks.wait()
-            self.trail.tasks.wait()
+            if self._wait(self.ctx.tasks):
+                self._sweep()  # past the deadline its reads fail at once, as gaps naming roles
+                drained = self._wait(self.ctx.tasks)
+            drained = self._wait(self.trail.tasks) and drained
+        finally:
+            pool.shutdown(wait=drained, cancel_futures=True)
+            trail_pool.shutdown(wait=drained, cancel_futures=True)
+        if self.bounds.expired():
+            self.log.add_gap(self._deadline_gap(drained))
+        self._check_kube_targets()
         scopes = sorted(self.results.scopes.values(), key=lambda s: s.account)
         return self._inventory(scopes, self.plan.caller, time.monotonic() - started)
+
+    def _wait(self, tasks: TaskGroup) -> bool:
+        """Wait for ``tasks`` until the deadline; then, since every further attempt fails at
+        once, only for the calls in flight (one call timeout). False: some never ended."""
+        if tasks.wait(self.bounds.remaining()):
+            return True
+        return tasks.wait(self.bounds.grace())
+
+    def _check_kube_targets(self) -> None:
+        """A --kube-export/--kube-context cluster that was not scanned is a mistake in the
+        command, unless a region's cluster list could not be read (then it may be there)."""
+        found = {key for d in self.results.drafts for key in (d.name, d.arn)}
+        missing = sorted(set(self.kube) - found)
+        if not missing:
+            return
+        if any(g.what == "eks:clusters" for g in self.log.gaps) or self.bounds.expired():
+            for target in missing:
+                self.log.add_gap(
+                    Gap(
+                        what="k8s",
+                        reason="a cluster named by --kube-export or --kube-context "
+                        "was not found, and some cluster lists could not be read",
+                        resource=target,
+                    )
+                )
+            return
+        scanned = ", ".join(sorted(d.name for d in self.results.drafts)) or "none"
+        raise KubeTargetError(
+            "--kube-export/--kube-context name clusters that are not in scope: "
+            f"{', '.join(missing)} (scanned: {scanned})"
+        )
+
+    def _deadline_gap(self, drained: bool) -> Gap:
+        limit = seconds_text(self.options.deadline or 0)
+        reason = f"the scan stopped reading at its --deadline of {limit}"
+        reason += (
+            "; each read it did not make is a gap"
+            if drained
+            else "; reads that had not ended (e.g. a Kubernetes API) were abandoned"
+        )
+        return Gap(what="scan:deadline", reason=reason, error_code="DeadlinePassed")
 
     # accounts, regions, clusters -----------------------------------------------------------
 

@@ -21,3 +21,5 @@ class LiveOptions:
     concurrency: int = 8  # reads in flight per account and region (IAM: per account)
     shard: tuple[int, int] | None = None  # (i, N): only accounts whose index % N == i
     quiet: bool = False
+    deadline: float | None = 15 * 60.0  # seconds after which the scan stops reading
+    call_timeout: float = 30.0  # seconds to wait for one AWS response

@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from cniguard.iam.actions import ALL_CNI_ACTIONS, resource_types
-from cniguard.iam.policy import PolicyParseError, parse_statements, type_coverage
+from cniguard.iam.policy import (
+    PolicyParseError,
+    check_identity_statements,
+    parse_statements,
+    type_coverage,
+)
 from cniguard.model.inventory import Role
 
 Level = Literal["granted", "scoped", "missing", "denied", "unknown"]
@@ -108,6 +113,7 @@ def document_grant(
     statements), and a Deny of any one of them denies the call.
     """
     statements = parse_statements(document)  # type: ignore[arg-type]
+    check_identity_statements(statements)
     allow: dict[str, tuple[Level, tuple[str, ...]]] = {}
     hard: set[str] = set()
     soft: set[str] = set()

@@ -149,6 +149,24 @@ def parse_statements(document: Mapping[str, Any] | str) -> tuple[Statement, ...]
     return tuple(statements)
 
 
+def check_identity_statements(statements: tuple[Statement, ...]) -> None:
+    """Raise PolicyParseError for a statement IAM rejects in an identity policy or boundary.
+
+    IAM never stores such a policy, so one seen here (IaC, a hand-written inventory) will not
+    deploy as written: ignoring the statement could hide a Deny, so the policy is unreadable.
+    """
+    for number, st in enumerate(statements, 1):
+        name = f"statement {st.sid or number}"
+        if not st.actions and not st.not_actions:
+            raise PolicyParseError(f"{name} has no Action or NotAction; IAM rejects it")
+        if st.actions and st.not_actions:
+            raise PolicyParseError(f"{name} has both Action and NotAction; IAM rejects it")
+        if not st.resources and not st.not_resources:
+            raise PolicyParseError(f"{name} has no Resource or NotResource; IAM rejects it")
+        if st.resources and st.not_resources:
+            raise PolicyParseError(f"{name} has both Resource and NotResource; IAM rejects it")
+
+
 PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
 Coverage = Literal["all", "scoped", "none"]
 

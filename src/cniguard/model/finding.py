@@ -82,6 +82,10 @@ class ClusterResult:
     identity_role_arn: str | None = None
     reasons: tuple[str, ...] = ()  # why the mode/compliance is what it is (unknowns named)
     location: Location | None = None
+    # the source of aws-node's identity the verdict rests on: "pods", "service_account",
+    # "pod_identity_association", "addon", "iac", "aws_only" (Kubernetes not in scope),
+    # "unknown"; None in reports written before it existed
+    basis: str | None = None
 
 
 @dataclass(frozen=True)

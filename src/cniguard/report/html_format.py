@@ -96,12 +96,12 @@ pre{background:#f6f8fa;padding:.5rem;overflow:auto;white-space:pre-wrap;margin:0
 <h2>Clusters</h2>
 <table>
 <thead><tr><th>Cluster</th><th>Account</th><th>Region</th><th>Environment</th>
-<th>CNI identity</th><th>Compliant</th><th>Failing rules</th><th>Unknown</th></tr></thead>
+<th>CNI identity</th><th>Basis</th><th>Compliant</th><th>Failing rules</th><th>Unknown</th></tr></thead>
 <tbody>
 {%- for row in clusters %}
 <tr><td class="name" title="{{ row.arn }}">{{ row.name }}</td><td>{{ row.account or "-" }}</td>
 <td>{{ row.region or "-" }}</td><td>{{ row.environment or "-" }}</td>
-<td>{{ row.cni_identity or "unknown" }}</td>
+<td>{{ row.cni_identity or "unknown" }}</td><td>{{ row.basis or "-" }}</td>
 <td class="{{ compliant_class[row.compliant] }}">{{ row.compliant }}</td>
 <td>{{ row.failing_rules or "-" }}</td><td>{{ row.unknown_rules or "-" }}</td></tr>
 {%- endfor %}
@@ -191,6 +191,7 @@ def _context(report: Report) -> dict[str, Any]:
             "region": row.region,
             "environment": row.environment,
             "cni_identity": row.cni_identity,
+            "basis": row.basis,
             "compliant": row.compliant,
             "failing_rules": rule_list(row.failing),
             "unknown_rules": rule_list(row.unknown),

@@ -33,6 +33,7 @@ class ClusterRow:
     region: str
     environment: str | None
     cni_identity: IdentityMode | None  # None: findings only, no cluster result
+    basis: str | None  # the source the identity verdict rests on (ClusterResult.basis)
     compliant: str  # "yes" | "no" | "n/a" | "unknown"
     failing: tuple[Finding, ...]  # active failures, worst first
     unknown: tuple[Finding, ...]
@@ -112,6 +113,7 @@ def _row(name: str, arn: str, cluster: ClusterResult | None, found: list[Finding
         region=cluster.region if cluster else (first.region if first else ""),
         environment=cluster.environment if cluster else None,
         cni_identity=cluster.cni_identity if cluster else None,
+        basis=cluster.basis if cluster else None,
         compliant=compliant_label(cluster) if cluster else "unknown",
         failing=tuple(f for f in ordered if f.active),
         unknown=tuple(f for f in ordered if f.status == "unknown"),

@@ -63,7 +63,7 @@ def _clusters_table(report: Report) -> Table:
             Text(row.account or "-"),
             Text(row.region or "-"),
             Text(row.environment or "-"),
-            Text(row.cni_identity or "unknown"),
+            Text((row.cni_identity or "unknown") + (f"\nbasis: {row.basis}" if row.basis else "")),
             Text(row.compliant, style=COMPLIANT_STYLE[row.compliant]),
             Text(rule_list(row.failing, sep="\n") or "-"),
             Text(rule_list(row.unknown, sep="\n") or "-", style="yellow" if row.unknown else ""),

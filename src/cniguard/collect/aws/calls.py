@@ -6,7 +6,8 @@ one botocore model loader, so each service model is parsed once, not once per ac
 responses' timestamps are parsed with the standard library, which costs a fraction of dateutil's
 time (parsing is most of the collector's CPU). Every logical call, each page included, is counted
 per IAM action through a botocore ``before-call`` hook, so ``inventory.meta["api_calls"]`` and
-the permission meta-test see exactly what ran.
+the permission meta-test see exactly what ran. Every attempt passes the run's time bounds
+(:mod:`time_bounds`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.utils import parse_timestamp
 
 from cniguard.collect.aws.errors import Where, gap_from_error
+from cniguard.collect.aws.time_bounds import TimeBounds
 from cniguard.model.inventory import Gap
 
 T = TypeVar("T")
@@ -89,10 +91,11 @@ def action_of(operation_model: Any) -> str:
 class CallLog:
     """Thread-safe counts of API calls per IAM action, and the gaps found so far."""
 
-    def __init__(self) -> None:
+    def __init__(self, bounds: TimeBounds | None = None) -> None:
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()
         self.gaps: list[Gap] = []
+        self.bounds = bounds or TimeBounds()
 
     def on_call(self, model: Any, **_: Any) -> None:
         with self._lock:
@@ -135,8 +138,8 @@ class Clients:
         self._config = Config(
             retries={"mode": "adaptive", "max_attempts": MAX_ATTEMPTS},
             max_pool_connections=max(10, max_pool),
-            connect_timeout=10,
-            read_timeout=60,
+            connect_timeout=log.bounds.connect_timeout,
+            read_timeout=log.bounds.call_timeout,
         )
 
     @property
@@ -158,6 +161,7 @@ class Clients:
                 **client_kwargs,
             )
         client.meta.events.register("before-call", self._log.on_call)
+        self._log.bounds.register(client)
         return client
 
 

@@ -94,7 +94,7 @@ class TaskGroup:
         if job is not None:
             self._pool.submit(job)
 
-    def wait(self) -> None:
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for every task (also those spawned meanwhile); False if ``timeout`` ran out."""
         with self._done:
-            while self._pending:
-                self._done.wait()
+            return self._done.wait_for(lambda: self._pending == 0, timeout)

@@ -24,6 +24,7 @@ from typing import Any
 from cniguard.collect.iac import synthetic
 from cniguard.collect.iac.base import IacFragment
 from cniguard.collect.iac.cfn_intrinsics import Evaluator, Undecided, alternatives, unresolved
+from cniguard.collect.iac.marked_yaml import unacceptable_character
 from cniguard.model.common import JsonDict, Origin
 from cniguard.model.inventory import (
     AccessEntry,
@@ -946,6 +947,9 @@ def _decode(path: Path, out: IacFragment) -> Mapping[str, Any] | None:
         first = matches[0] if matches else None
         line = int(first.linenumber) if first is not None and first.linenumber else None
         message = str(first.message) if first is not None else "not a CloudFormation template"
+        if "unacceptable character" in message:  # the decoder gives an offset, not the line
+            bad = unacceptable_character(path.read_text(encoding="utf-8-sig", errors="replace"))
+            message, line = bad or (message, line)
         out.gaps.append(
             Gap(what="iac:parse", reason=f"syntax error: {message}", resource=str(path), line=line)
         )

@@ -1,18 +1,20 @@
 """Which files under the given paths are IaC, and of which format (decided by content, not name).
 
 A ``.yaml`` can be a CloudFormation template, an eksctl ClusterConfig, Kubernetes manifests or Helm
-values; only its content tells. Files that cannot be judged (binary, huge, unreadable) are skipped
-with a reason so the report says what was not looked at.
+values; only its content tells. Files that cannot be judged (binary, huge, unreadable, special
+files, folders that cannot be listed) are skipped with a reason so the report says what was not
+looked at.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+from cniguard.collect.walk import Unread, check_file, walk
 
 FileKind = Literal[
     "terraform", "terraform_plan", "cloudformation", "eksctl", "manifests", "helm_values"
@@ -70,13 +72,6 @@ def display_path(path: Path) -> Path:
     return path
 
 
-def _walk(root: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
-        for name in sorted(filenames):
-            yield Path(dirpath) / name
-
-
 def classify_text(name: str, text: str) -> FileKind | None:
     """The format of a file from its name and content; None when it is not IaC cniguard reads."""
     lower = name.lower()
@@ -99,6 +94,9 @@ def classify_text(name: str, text: str) -> FileKind | None:
 
 def _judge(path: Path) -> IacFile | Skipped | None:
     shown = display_path(path)
+    unsafe = check_file(path)
+    if unsafe is not None:
+        return Skipped(str(shown), unsafe.reason, True)
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
@@ -122,8 +120,11 @@ def discover(paths: Sequence[Path]) -> Discovery:
     found = Discovery()
     seen: set[Path] = set()
     for root in paths:
-        candidates = _walk(root) if root.is_dir() else iter([root])
+        candidates = walk(root, skip_dirs=SKIP_DIRS) if root.is_dir() else iter([root])
         for path in candidates:
+            if isinstance(path, Unread):
+                found.skipped.append(Skipped(str(display_path(path.path)), path.reason, True))
+                continue
             key = path.resolve()
             if key in seen:
                 continue

@@ -6,6 +6,7 @@ and these containers keep them without changing how the values behave as dicts a
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,22 @@ class MarkedDict(dict[Any, Any]):
 class MarkedList(list[Any]):
     line: int = 0
     item_lines: list[int]
+
+
+# What the YAML reader refuses (PyYAML's ``Reader.NON_PRINTABLE``): C0/C1 controls, surrogates.
+_NON_PRINTABLE = re.compile(
+    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
+
+
+def unacceptable_character(text: str) -> tuple[str, int] | None:
+    """The first character YAML refuses, described, and its 1-based line (the reader's own
+    error gives a character offset only)."""
+    found = _NON_PRINTABLE.search(text)
+    if found is None:
+        return None
+    line = text.count("\n", 0, found.start()) + 1
+    return f"control character #x{ord(found.group()):04x} is not allowed in YAML", line
 
 
 class YamlSyntaxError(ValueError):
@@ -85,6 +102,9 @@ def load_all(text: str) -> list[Any]:
         line = mark.line + 1 if mark is not None else 0
         raise YamlSyntaxError(exc.problem or str(exc), line) from None
     except yaml.YAMLError as exc:
+        bad = unacceptable_character(text)
+        if bad is not None:
+            raise YamlSyntaxError(*bad) from None
         raise YamlSyntaxError(str(exc), 0) from None
     except RecursionError:
         raise YamlSyntaxError("nesting too deep", 0) from None

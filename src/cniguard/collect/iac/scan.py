@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path, PurePath
 
+from cniguard.collect.gap_cap import cap_gaps
 from cniguard.collect.iac.base import IacFragment
 from cniguard.collect.iac.discover import Discovery, FileKind, discover
 from cniguard.model.inventory import Cluster, Gap, Inventory, Role
@@ -123,6 +124,15 @@ def collect_iac(paths: Sequence[Path]) -> Inventory:
         for s in found.skipped
         if s.unreadable
     )
+    files_read = sorted({*fragment.files_read, *manifests.files_read})
+    if not found.files:  # nothing to audit is not a pass
+        gaps.append(
+            Gap(
+                what="iac:file",
+                reason="no Terraform, CloudFormation, eksctl or manifest files found",
+                resource=", ".join(str(p) for p in paths),
+            )
+        )
     return Inventory(
         kind="iac",
         generated_at=dt.datetime.now(dt.UTC)
@@ -134,11 +144,11 @@ def collect_iac(paths: Sequence[Path]) -> Inventory:
         oidc_providers=tuple(fragment.oidc_providers),
         accounts=tuple(sorted({c.account for c in clusters})),
         regions=tuple(sorted({c.region for c in clusters})),
-        gaps=tuple(gaps),
+        gaps=tuple(cap_gaps(gaps)),
         sources=("iac",),
         meta={
             "paths": [str(p) for p in paths],
-            "files_read": sorted({*fragment.files_read, *manifests.files_read}),
+            "files_read": files_read,
             "files_skipped": [{"file": s.path, "reason": s.reason} for s in found.skipped],
             "formats": {
                 kind: len(_files(found, kind)) for kind in sorted({f.kind for f in found.files})

@@ -30,6 +30,7 @@ from cniguard.collect.iac.terraform.module import (
 )
 from cniguard.collect.iac.terraform.plan import read_plan
 from cniguard.collect.iac.terraform.values import EvalError, Value
+from cniguard.collect.walk import check_file
 from cniguard.model.inventory import Gap
 
 _RECURSION_LIMIT = 10_000
@@ -61,6 +62,8 @@ def _tfvars(loader: Loader, directory: Path, display_dir: str) -> dict[str, Valu
             continue
         display = module_path(display_dir, path.name)
         if path.name.endswith(".json"):
+            if check_file(path) is not None:  # a FIFO would hang the read
+                continue
             try:
                 data = json.loads(path.read_text("utf-8"))
             except (OSError, ValueError):

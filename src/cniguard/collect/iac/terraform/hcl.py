@@ -18,6 +18,8 @@ import hcl2.api
 from lark import Token, Tree
 from lark.exceptions import LarkError
 
+from cniguard.collect.walk import check_file
+
 MAX_FILE_BYTES = 5 * 1024 * 1024
 
 
@@ -182,6 +184,10 @@ def load_file(
     outcome of every text parsed so far in this scan.
     """
     result = HclFile(path, display)
+    unsafe = check_file(path)  # a FIFO would hang the read
+    if unsafe is not None:
+        result.error = f"unreadable: {unsafe.reason}"
+        return result
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
