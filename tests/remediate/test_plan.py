@@ -13,10 +13,18 @@ from cniguard.config import Config
 from cniguard.demo import build_fleet, demo_config
 from cniguard.demo.builders import POD_IDENTITY_ENV, aws_node_sa, node_group, vpc_cni
 from cniguard.engine import evaluate
+from cniguard.iam.actions import ESSENTIAL_IPV4
 from cniguard.iam.trust import analyze_irsa_trust, analyze_pod_identity_trust
 from cniguard.model.codec import InputError
 from cniguard.model.inventory import Inventory
-from cniguard.remediate.plan_model import ClusterPlan, Plan, Target, plan_from_json
+from cniguard.remediate.commands import operation_commands
+from cniguard.remediate.plan_model import (
+    OPERATIONS,
+    ClusterPlan,
+    Plan,
+    Target,
+    plan_from_json,
+)
 from cniguard.remediate.planner import PlanOptions, build_plan
 from core.scenarios import (
     ACCOUNT,
@@ -236,16 +244,7 @@ def test_inline_cni_statement_is_deleted_and_restored_on_undo() -> None:
             {
                 "Effect": "Allow",
                 "Resource": "*",
-                "Action": [
-                    "ec2:AssignPrivateIpAddresses",
-                    "ec2:AttachNetworkInterface",
-                    "ec2:CreateNetworkInterface",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:DescribeInstances",
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DetachNetworkInterface",
-                    "ec2:UnassignPrivateIpAddresses",
-                ],
+                "Action": list(ESSENTIAL_IPV4),
             }
         ],
     }
@@ -440,3 +439,39 @@ def test_pod_identity_cluster_already_compliant() -> None:
     cp = _only(_plan(pod_identity_cluster(), "pod_identity"))
     assert cp.status == "nothing_to_do"
     assert POD_IDENTITY_ENV  # the scenario's pods carry the agent env
+
+
+def test_every_operation_a_plan_emits_is_in_the_vocabulary_apply_implements() -> None:
+    """`apply` carries out exactly OPERATIONS; a planner change that emits anything else, or an
+    operation without command lines for people, fails here instead of at apply time."""
+    fleet = build_fleet()
+    names = [c.name for c in fleet.clusters]
+    inventories = [
+        node_role_cluster(),
+        node_role_cluster(addons=()),
+        node_role_cluster(ip_family="ipv6"),
+    ]
+    plans = [
+        build_plan(fleet, names, PlanOptions(t), demo_config()) for t in ("irsa", "pod_identity")
+    ]
+    plans += [_plan(inv, t) for inv in inventories for t in ("irsa", "pod_identity")]
+    emitted = {
+        op.op
+        for plan in plans
+        for cp in plan.clusters
+        for step in cp.steps
+        for op in (step.action, *step.undo)
+    }
+    assert emitted <= set(OPERATIONS), emitted - set(OPERATIONS)
+    assert {
+        "iam:CreateRole",
+        "eks:UpdateAddon",
+        "kube:AnnotateServiceAccount",
+        "eks:CreatePodIdentityAssociation",
+        "iam:DetachRolePolicy",
+    } <= emitted
+    for plan in plans:
+        for cp in plan.clusters:
+            for step in cp.steps:
+                for op in (step.action, *step.undo):
+                    assert operation_commands(op, region=cp.region, context=cp.arn), op.op
