@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import json
-import time
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from cniguard.cli.common import (
-    ConfigOpt,
-    Sev,
     fail,
-    load_config_opt,
     open_store_opt,
-    store_report_opt,
 )
-from cniguard.cli.scan import with_live_options
-from cniguard.collect.options import LiveOptions
-from cniguard.model.finding import Report
+from cniguard.cli.watch import watch
 
 StoreDbOpt = Annotated[
     str,
@@ -135,65 +127,3 @@ def serve(
         raise fail(f"--host {host} is reachable from other machines: give --token as well")
     open_store_opt(db)
     uvicorn.run(create_app(db, token=token), host=host, port=port, log_level="info")
-
-
-def scan_report(
-    inventory: Path | None, demo: bool, config: Path | None, live: LiveOptions
-) -> Report:
-    """One evaluation, exactly as `scan` (live or --inventory) or `demo` makes it."""
-    from cniguard.cli.scan import load_inventory_opt, run_collection
-    from cniguard.engine import evaluate
-
-    if demo:
-        from cniguard.demo import build_fleet, demo_config
-
-        cfg = load_config_opt(config) if config else demo_config()
-        return evaluate(build_fleet(), cfg)
-    cfg = load_config_opt(config)
-    inv = load_inventory_opt(inventory) if inventory is not None else run_collection(live)
-    return evaluate(inv, cfg)
-
-
-@with_live_options
-def watch(
-    *,
-    live: LiveOptions,
-    db: StoreDbOpt = "default",
-    every: Annotated[str, typer.Option("--every", help="Time between scans, e.g. 15m.")] = "15m",
-    alert_on: Annotated[
-        Sev, typer.Option("--alert-on", help="Alert on new/re-opened findings at or above this.")
-    ] = Sev.high,
-    webhook: Annotated[
-        str | None, typer.Option("--webhook", help="POST alerts here (Slack-compatible JSON).")
-    ] = None,
-    inventory: Annotated[
-        Path | None, typer.Option("--inventory", "-i", help="Scan this saved inventory.")
-    ] = None,
-    demo: Annotated[bool, typer.Option("--demo", help="Scan the built-in demo fleet.")] = False,
-    config: ConfigOpt = None,
-    once: Annotated[bool, typer.Option("--once", help="Scan once and exit.")] = False,
-    iterations: Annotated[
-        int | None, typer.Option("--iterations", min=1, help="Stop after N scans.")
-    ] = None,
-) -> None:
-    """Scan on a schedule into the store; alert on new or re-opened findings."""
-    from cniguard.alerting import deliver
-
-    interval = _duration(every, "--every")
-    engine = open_store_opt(db)
-    remaining = 1 if once else iterations
-    while True:
-        started = time.monotonic()
-        report = scan_report(inventory, demo, config, live)
-        scan_id = store_report_opt(db, report)
-        sent = deliver(engine, webhook, alert_on.value) if webhook else 0
-        typer.echo(
-            f"cniguard watch: stored scan {scan_id} ({len(report.clusters)} clusters, "
-            f"{len(report.failing())} failing findings); {sent} alert(s) sent",
-            err=True,
-        )
-        if remaining is not None:
-            remaining -= 1
-            if remaining == 0:
-                return
-        time.sleep(max(0.0, interval - (time.monotonic() - started)))

@@ -1,0 +1,123 @@
+"""`cniguard watch`: scan on a schedule into the store and alert; the loop is cniguard.watcher."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cniguard.cli.common import ConfigOpt, Sev, fail, load_config_opt
+from cniguard.cli.scan import with_live_options
+from cniguard.collect.options import LiveOptions
+from cniguard.model.finding import Report
+
+
+@with_live_options
+def watch(
+    *,
+    live: LiveOptions,
+    db: Annotated[
+        str,
+        typer.Option(
+            "--db",
+            help="SQLAlchemy URL of the store, or 'default' (SQLite in the user data directory).",
+        ),
+    ] = "default",
+    every: Annotated[str, typer.Option("--every", help="Time between scans, e.g. 15m.")] = "15m",
+    alert_on: Annotated[
+        Sev, typer.Option("--alert-on", help="Alert on new/re-opened findings at or above this.")
+    ] = Sev.high,
+    webhook: Annotated[
+        str | None, typer.Option("--webhook", help="POST alerts here (Slack-compatible JSON).")
+    ] = None,
+    inventory: Annotated[
+        Path | None, typer.Option("--inventory", "-i", help="Scan this saved inventory.")
+    ] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Scan the built-in demo fleet.")] = False,
+    config: ConfigOpt = None,
+    once: Annotated[bool, typer.Option("--once", help="Scan once and exit.")] = False,
+    iterations: Annotated[
+        int | None, typer.Option("--iterations", min=1, help="Stop after N scans.")
+    ] = None,
+) -> None:
+    """Scan on a schedule into the store; alert on new or re-opened findings.
+
+    When the store is down (restarting, unreachable, full), scans are kept in memory and stored
+    once it answers, retried with back-off; the schedule goes on and the outage is announced
+    once on --webhook. Exit 2 when a bounded run (--once, --iterations) ends with scans unstored.
+
+    Example: cniguard watch --db postgresql+psycopg://cniguard@db/cniguard --every 15m
+    """
+    from alembic.util import CommandError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from cniguard.alerting import deliver, post_with_retries
+    from cniguard.store.database import StoreError, open_store, store_error
+    from cniguard.store.timespan import parse_duration
+    from cniguard.watcher import StoreUnavailable, Watcher
+
+    try:
+        interval = parse_duration(every).total_seconds()
+    except ValueError as exc:
+        raise fail(f"--every: {exc}") from None
+
+    down = (SQLAlchemyError, CommandError, OSError)  # what a restarting or full store raises
+
+    def store(report: Report) -> int:
+        from cniguard.store import save_report
+
+        try:
+            open_store(db)  # migrates on first success; cached afterwards
+            return save_report(db, report)
+        except StoreError as exc:
+            raise StoreUnavailable(str(exc)) from None
+        except down as exc:
+            raise StoreUnavailable(str(store_error(db, exc))) from None
+
+    def alert() -> int:
+        if not webhook:
+            return 0
+        try:
+            return deliver(open_store(db), webhook, alert_on.value)
+        except StoreError as exc:
+            raise StoreUnavailable(str(exc)) from None
+        except down as exc:
+            raise StoreUnavailable(str(store_error(db, exc))) from None
+
+    def notify(message: str) -> None:
+        if webhook:
+            post_with_retries(webhook, {"text": _slack_escape(message)})
+
+    watcher = Watcher(
+        scan=lambda: scan_report(inventory, demo, config, live),
+        store=store,
+        alert=alert,
+        notify=notify,
+        echo=lambda line: typer.echo(line, err=True),
+        interval=interval,
+    )
+    if not watcher.run(1 if once else iterations):
+        raise typer.Exit(2)
+
+
+def _slack_escape(text: str) -> str:
+    """Slack reads <...> as links and mentions: escape the three characters it asks for."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def scan_report(
+    inventory: Path | None, demo: bool, config: Path | None, live: LiveOptions
+) -> Report:
+    """One evaluation, exactly as `scan` (live or --inventory) or `demo` makes it."""
+    from cniguard.cli.scan import load_inventory_opt, run_collection
+    from cniguard.engine import evaluate
+
+    if demo:
+        from cniguard.demo import build_fleet, demo_config
+
+        cfg = load_config_opt(config) if config else demo_config()
+        return evaluate(build_fleet(), cfg)
+    cfg = load_config_opt(config)
+    inv = load_inventory_opt(inventory) if inventory is not None else run_collection(live)
+    return evaluate(inv, cfg)
