@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 import socket
+import threading
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from cniguard.collect import kube_live
 from cniguard.collect.kubernetes import (
     RBAC_RULES,
     api_client_for_context,
@@ -310,3 +313,61 @@ def test_the_documented_roles_match_rbac_rules() -> None:
     }
 
     assert documented == set(RBAC_RULES)
+
+
+class SilentApi:
+    """Accepts connections on 127.0.0.1 and never answers: an API server that hangs."""
+
+    def __init__(self) -> None:
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(32)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.accepted: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                self.accepted.append(self.listener.accept()[0])
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+        for sock in self.accepted:
+            sock.close()
+
+
+def test_a_silent_api_server_is_asked_twice_then_not_again(monkeypatch: Any) -> None:
+    monkeypatch.setattr(kube_live, "REQUEST_TIMEOUT", (2.0, 0.3))
+    silent = SilentApi()
+    try:
+        client = api_client_for_eks(silent.url, "", TOKEN)
+        state, gaps = read_live(client, cluster=CLUSTER, context=None)
+    finally:
+        silent.close()
+
+    assert replace(state, collected_at=None) == KubeState()
+    # One connection per request (a read timeout is not retried), two requests in all.
+    assert len(silent.accepted) == 2
+    assert [g.error_code for g in gaps] == ["MaxRetryError"] * 2 + ["EndpointUnresponsive"] * 7
+    assert "Read timed out" in gaps[0].reason
+    assert gaps[2].reason == "the API server timed out 2 times in this scan: not called again"
+    assert [g.operation for g in gaps][:2] == [f"GET {p}" for p in EVERY_READ[:2]]
+
+
+def test_past_the_deadline_nothing_is_sent() -> None:
+    silent = SilentApi()
+    try:
+        client = api_client_for_eks(silent.url, "", TOKEN)
+        state, gaps = read_live(client, cluster=CLUSTER, context=None, remaining=lambda: 0.0)
+    finally:
+        silent.close()
+
+    assert replace(state, collected_at=None) == KubeState()
+    assert silent.accepted == []
+    assert len(gaps) == len(EVERY_READ)
+    assert {(g.error_code, g.reason) for g in gaps} == {
+        ("DeadlinePassed", "the scan's --deadline passed before this was read")
+    }

@@ -47,6 +47,8 @@ RBAC_RULES: tuple[RbacRule, ...] = (
 API_VERSIONS = {"DaemonSet": "apps/v1"}  # every other kind read is core v1
 PAGE_SIZE = 500
 REQUEST_TIMEOUT = (5.0, 30.0)  # seconds: connect, read
+SERVER_TIMEOUTS = 2  # timed-out requests after which this API server is not called again
+Remaining = Callable[[], float | None]  # seconds left before the scan's deadline (None: none)
 AWS_NODE_PODS = f"k8s-app={AWS_NODE}"
 PENDING = "status.phase=Pending"  # stuck pods are Pending: never list every pod of the cluster
 EVENT_REASON_QUERIES = (
@@ -59,7 +61,7 @@ EVENT_REASON_QUERIES = (
 def api_client_for_context(context: str, kubeconfig: str | None = None) -> client.ApiClient:
     """A client for one kubeconfig context (``kubeconfig`` None: $KUBECONFIG or ~/.kube/config)."""
     api = config.new_client_from_config(  # type: ignore[no-untyped-call]
-        config_file=kubeconfig, context=context
+        config_file=kubeconfig, context=context, client_configuration=_configuration()
     )
     return cast(client.ApiClient, api)
 
@@ -81,9 +83,17 @@ def api_client_for_eks(endpoint: str, ca_data_b64: str, token: str) -> client.Ap
         "current-context": "eks",
     }
     api = config.new_client_from_config_dict(  # type: ignore[no-untyped-call]
-        kubeconfig, context="eks"
+        kubeconfig, context="eks", client_configuration=_configuration()
     )
     return cast(client.ApiClient, api)
+
+
+def _configuration() -> client.Configuration:
+    """Connection failures are retried twice; a read that timed out never is (urllib3 would try
+    a silent API server four times per request, each for the whole read timeout)."""
+    configuration = client.Configuration()
+    configuration.retries = urllib3.Retry(total=2, connect=2, read=0, redirect=0, status=0)
+    return configuration
 
 
 _Request = tuple[str, Callable[[], list[Any]]]  # (operation as "GET <path>?<query>", the call)
@@ -105,12 +115,24 @@ class _NotFound(Exception):
     """The API answered that the named object does not exist (read: there is none)."""
 
 
+def _no_deadline() -> float | None:
+    return None
+
+
 def read_live(
-    api: client.ApiClient, *, cluster: str, context: str | None
+    api: client.ApiClient,
+    *,
+    cluster: str,
+    context: str | None,
+    remaining: Remaining = _no_deadline,
 ) -> tuple[KubeState, list[Gap]]:
-    """The cluster's Kubernetes state as the API shows it now, and what could not be read."""
+    """The cluster's Kubernetes state as the API shows it now, and what could not be read.
+
+    No request outlives the scan's deadline (``remaining``), and an API server that timed out
+    :data:`SERVER_TIMEOUTS` times is not called again: its other parts fail at once, as gaps."""
     collected_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     reader = _LiveReader(client.CoreV1Api(api), client.AppsV1Api(api), cluster, context)
+    reader.remaining = remaining
     reader.read_all()
     state = reader.collection.state(collected_at=collected_at, context=context)
     return state, reader.collection.gaps
@@ -146,6 +168,8 @@ class _LiveReader:
         self.context = context
         self.collection = KubeCollection(cluster)
         self.raw: dict[str, list[JsonDict]] | None = None  # kind -> objects, when kept
+        self.remaining: Remaining = _no_deadline
+        self.timeouts = 0
 
     def read_all(self) -> None:
         core, apps, ns = self.core, self.apps, KUBE_SYSTEM
@@ -252,11 +276,26 @@ class _LiveReader:
 
         return f"GET {path}" + (f"?{query}" if query else ""), call
 
-    def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> JsonDict:
-        try:
-            response = method(
-                *args, _preload_content=False, _request_timeout=REQUEST_TIMEOUT, **kwargs
+    def _timeout(self) -> tuple[float, float]:
+        """This request's (connect, read) timeouts, cut to the deadline; or the reason not to
+        send it at all."""
+        if self.timeouts >= SERVER_TIMEOUTS:
+            raise _ReadError(
+                f"the API server timed out {self.timeouts} times in this scan: not called again",
+                "EndpointUnresponsive",
             )
+        left = self.remaining()
+        if left is None:
+            return REQUEST_TIMEOUT
+        if left <= 0:
+            raise _ReadError("the scan's --deadline passed before this was read", "DeadlinePassed")
+        connect, read = REQUEST_TIMEOUT
+        return min(connect, left), min(read, left)
+
+    def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> JsonDict:
+        timeout = self._timeout()
+        try:
+            response = method(*args, _preload_content=False, _request_timeout=timeout, **kwargs)
             try:
                 body = json.loads(response.data)
             finally:
@@ -264,6 +303,11 @@ class _LiveReader:
         except ApiException as exc:
             raise _api_error(exc) from None
         except urllib3.exceptions.HTTPError as exc:
+            cause = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
+            if isinstance(cause, urllib3.exceptions.TimeoutError) and not isinstance(
+                cause, urllib3.exceptions.NewConnectionError  # refused: fast, not a timeout
+            ):
+                self.timeouts += 1
             raise _ReadError(f"no answer from the API server: {exc}", type(exc).__name__) from None
         except ValueError as exc:
             raise _ReadError(f"the API answered with invalid JSON: {exc}", "InvalidJSON") from None

@@ -240,7 +240,7 @@ class _Run:
 
     def _kube(self, draft: ClusterDraft, request: KubeRequest) -> None:
         scope = self.results.scopes[draft.account]
-        draft.kube, gaps = read_kube(request, draft, scope.clients.session)
+        draft.kube, gaps = read_kube(request, draft, scope.clients.session, self.bounds.remaining)
         for gap in gaps:
             self.log.add_gap(gap)
         self._follow(draft)

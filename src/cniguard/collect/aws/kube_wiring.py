@@ -4,7 +4,7 @@ role ARNs that state names. The Kubernetes readers are imported only when asked 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from cniguard.model.kube import KubeState
 
 ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
 CNI_NAMESPACE, CNI_ACCOUNT = "kube-system", "aws-node"
+Remaining = Callable[[], float | None]  # seconds left before the scan's deadline
 
 
 @dataclass(frozen=True)
@@ -35,13 +36,13 @@ def kube_requests(options: LiveOptions) -> dict[str, KubeRequest]:
 
 
 def read_kube(
-    request: KubeRequest, draft: ClusterDraft, session: boto3.Session
+    request: KubeRequest, draft: ClusterDraft, session: boto3.Session, remaining: Remaining
 ) -> tuple[KubeState | None, list[Gap]]:
     """The cluster's Kubernetes state; a failure to connect is a gap, the state stays unread.
 
     Gaps are placed on the cluster's account and region as well as on the cluster.
     """
-    state, gaps = _read(request, draft, session)
+    state, gaps = _read(request, draft, session, remaining)
     return state, [
         replace(
             g,
@@ -54,7 +55,7 @@ def read_kube(
 
 
 def _read(
-    request: KubeRequest, draft: ClusterDraft, session: boto3.Session
+    request: KubeRequest, draft: ClusterDraft, session: boto3.Session, remaining: Remaining
 ) -> tuple[KubeState | None, list[Gap]]:
     arn = draft.arn
     from cniguard.collect import kubernetes as kube
@@ -72,7 +73,7 @@ def _read(
                 return None, [_gap(draft, "the cluster has no endpoint or CA in DescribeCluster")]
             token = kube.eks_token(session, draft.name, draft.region)
             api = kube.api_client_for_eks(endpoint, ca_data, token)
-        return kube.read_live(api, cluster=arn, context=request.context)
+        return kube.read_live(api, cluster=arn, context=request.context, remaining=remaining)
     except Exception as exc:  # any client, TLS or connection error: this cluster only
         return None, [_gap(draft, f"cannot connect: {type(exc).__name__}: {exc}"[:400])]
 
