@@ -24,7 +24,9 @@ def model_errors(findings: list[dict[str, Any]]) -> str:
     """botocore's own validation of a BatchImportFindings request ('' when valid)."""
     model = botocore.session.get_session().get_service_model("securityhub")
     shape = model.operation_model("BatchImportFindings").input_shape
-    return ParamValidator().validate({"Findings": findings}, shape).generate_report()
+    assert shape is not None
+    report: str = ParamValidator().validate({"Findings": findings}, shape).generate_report()
+    return report
 
 
 def test_a_failing_role_finding_is_this_asff_document() -> None:
@@ -68,7 +70,7 @@ def test_a_failing_role_finding_is_this_asff_document() -> None:
     }
     assert model_errors([doc]) == ""
     untitled = {k: v for k, v in doc.items() if k != "Title"}
-    assert "Missing required parameter in Findings[0]: \"Title\"" in model_errors([untitled])
+    assert 'Missing required parameter in Findings[0]: "Title"' in model_errors([untitled])
 
 
 def test_unknown_is_a_warning_passes_are_left_out_and_suppressions_are_kept() -> None:
@@ -114,7 +116,9 @@ def test_texts_longer_than_security_hub_takes_are_shortened() -> None:
 
 
 def test_a_finding_without_an_aws_account_is_refused_with_its_name() -> None:
-    iac = finding("CNI002", "fail", "infra/eks/main.tf#aws_eks_cluster.main", location=Location("x"))
+    iac = finding(
+        "CNI002", "fail", "infra/eks/main.tf#aws_eks_cluster.main", location=Location("x")
+    )
     with pytest.raises(AsffError) as caught:
         render(report([], [iac]), "asff")
     assert str(caught.value) == (

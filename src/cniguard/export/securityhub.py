@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cniguard.export.securityhub_plan import (
-    GENERATOR_PREFIX,
-    ID_PREFIX,
     AsffFinding,
     ImportPlan,
     RegionPlan,
+    is_ours,
 )
+from cniguard.report.asff_format import GENERATOR_PREFIX, ID_PREFIX
 
 if TYPE_CHECKING:
     from mypy_boto3_securityhub import SecurityHubClient
@@ -53,7 +53,7 @@ def held_findings(client: SecurityHubClient, product: str) -> list[AsffFinding]:
         Filters=filters, PaginationConfig={"PageSize": 100}
     ):
         found.extend(dict(f) for f in page["Findings"])
-    return found
+    return [f for f in found if is_ours(f, product)]
 
 
 def send_region(

@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from cniguard.model.finding import Report
+from cniguard.model.finding import Finding, Report
 from cniguard.report.asff_format import (
     GENERATOR_PREFIX,
     ID_PREFIX,
@@ -83,10 +83,11 @@ class ImportPlan:
         return lines
 
 
-def is_ours(finding: AsffFinding, account: str, region: str) -> bool:
-    """A finding this integration imported (GetFindings filters are checked again here)."""
+def is_ours(finding: AsffFinding, product: str) -> bool:
+    """An ACTIVE finding this integration imported (GetFindings filters are checked again here:
+    a filter the service ignored must not let another product's findings be archived)."""
     return (
-        finding.get("ProductArn") == product_arn(account, region, _partition(finding))
+        finding.get("ProductArn") == product
         and str(finding.get("GeneratorId", "")).startswith(GENERATOR_PREFIX)
         and str(finding.get("Id", "")).startswith(ID_PREFIX)
         and finding.get("RecordState") == "ACTIVE"
@@ -109,8 +110,9 @@ def plan_import(
     regions = sorted({f.region for f in mine if f.status != "pass"} | set(previous))
     plans = []
     for region in regions:
-        held = {p["Id"]: p for p in previous.get(region, []) if is_ours(p, account, region)}
+        product = product_arn(account, region, _partition(mine))
         current = [f for f in mine if f.region == region]
+        held = {p["Id"]: p for p in previous.get(region, []) if is_ours(p, product)}
         active = tuple(
             asff_finding(
                 f,
@@ -148,7 +150,7 @@ def plan_import(
             plans.append(
                 RegionPlan(
                     region,
-                    product_arn(account, region),
+                    product,
                     active,
                     tuple(archive),
                     tuple(kept),
@@ -172,9 +174,7 @@ def _clusters_read(report: Report, account: str) -> set[str]:
             for g in gaps
         )
 
-    return {
-        c.arn for c in report.clusters if c.account == account and not touched(c.arn, c.region)
-    }
+    return {c.arn for c in report.clusters if c.account == account and not touched(c.arn, c.region)}
 
 
 def _cluster_of(finding: AsffFinding) -> str | None:
@@ -184,6 +184,7 @@ def _cluster_of(finding: AsffFinding) -> str | None:
     return None
 
 
-def _partition(finding: AsffFinding) -> str:
-    parts = str(finding.get("ProductArn", "")).split(":")
-    return parts[1] if len(parts) > 1 else "aws"
+def _partition(findings: list[Finding]) -> str:
+    """The partition of the clusters (aws, aws-cn, aws-us-gov); aws when there are none."""
+    parts = findings[0].cluster.split(":") if findings else []
+    return parts[1] if len(parts) > 1 and parts[1] else "aws"
