@@ -187,13 +187,28 @@ def test_scan_securityhub_is_a_dry_run_unless_yes(
     assert hub.traffic.calls["securityhub:BatchImportFindings"] == 0
     assert json.loads(dry.stdout)["findings"][0]["rule_id"] == "CNI002"
 
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     sent = CliRunner().invoke(app, [*args, "--yes"])
     assert sent.exit_code == 0, sent.output
-    assert sent.stderr.splitlines()[-1] == (
-        "cniguard: securityhub: us-east-1: sent 1 finding(s) in 1 BatchImportFindings call(s); "
-        "read back: all held as sent"
+    journal = (
+        tmp_path / "state/cniguard/cniguard-journal" / f"securityhub-{ME}-20261201T080000Z.json"
     )
-    assert [f["GeneratorId"] for f in hub_findings()] == ["cniguard/CNI002"]
+    assert sent.stderr.splitlines()[-2:] == [
+        f"cniguard: securityhub: journal: {journal}",
+        "cniguard: securityhub: us-east-1: sent 1 finding(s) in 1 BatchImportFindings call(s); "
+        "read back: all held as sent",
+    ]
+    [held] = hub_findings()
+    assert held["GeneratorId"] == "cniguard/CNI002"
+    record = json.loads(journal.read_text())
+    assert (record["status"], record["account"]) == ("done", ME)
+    assert record["regions"] == {
+        "us-east-1": {
+            "active": [held["Id"]],
+            "archive": [],
+            "result": {"sent": 1, "calls": 1, "failed": {}, "missing": []},
+        }
+    }
 
 
 def test_security_hub_not_enabled_is_one_error_line(

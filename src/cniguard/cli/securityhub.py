@@ -3,6 +3,7 @@ unless --yes). What is, or would be, sent is said on stderr, one line per region
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -44,9 +45,13 @@ def export_securityhub(report: Report, *, profile: str | None, send: bool) -> No
         if not send:
             typer.echo("cniguard: securityhub: dry run, nothing sent (add --yes to send)", err=True)
             return
-        results = send_plan(plan, clients.__getitem__)
+        journal = _journal_path(account, report.generated_at)
+        typer.echo(f"cniguard: securityhub: journal: {journal}", err=True)
+        results = send_plan(plan, clients.__getitem__, journal)
     except (BotoCoreError, ClientError) as exc:
         raise fail(f"securityhub: {exc}") from None
+    except OSError as exc:
+        raise fail(f"securityhub: cannot write the journal: {exc}") from None
     problems = []
     for region, result in results.items():
         typer.echo(
@@ -61,3 +66,11 @@ def export_securityhub(report: Report, *, profile: str | None, send: bool) -> No
         for problem in problems:
             typer.echo(f"cniguard: securityhub: not imported: {problem}", err=True)
         raise typer.Exit(EXIT_INCOMPLETE)
+
+
+def _journal_path(account: str, scanned_at: str) -> Path:
+    """Beside apply's journals: one file per import, named by account and scan time."""
+    from cniguard.remediate.journal import default_journal_dir
+
+    stamp = "".join(ch for ch in scanned_at if ch.isalnum())
+    return default_journal_dir() / f"securityhub-{account}-{stamp}.json"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cniguard.export.securityhub_plan import (
@@ -24,6 +25,7 @@ from cniguard.report.asff_format import GENERATOR_PREFIX, ID_PREFIX
 if TYPE_CHECKING:
     from mypy_boto3_securityhub import SecurityHubClient
 
+JOURNAL_SCHEMA = "cniguard.securityhub-journal/v1"
 OPERATIONS = ("securityhub:BatchImportFindings", "securityhub:GetFindings")
 BATCH = 100
 ATTEMPTS = 3
@@ -113,12 +115,48 @@ def read_previous(plan_regions: list[str], account: str, client_for: ClientFor) 
     }
 
 
-def send(plan: ImportPlan, client_for: ClientFor) -> dict[str, SendResult]:
-    """Send every region of the plan and read each back; results per region."""
+def send(
+    plan: ImportPlan, client_for: ClientFor, journal: Path | None = None
+) -> dict[str, SendResult]:
+    """Send every region of the plan and read each back; results per region. ``journal`` is
+    rewritten atomically before anything is sent and after each region."""
+    from cniguard.remediate.journal import now, write_atomically
+
+    record: dict[str, Any] = {
+        "schema": JOURNAL_SCHEMA,
+        "account": plan.account,
+        "started_at": now(),
+        "status": "sending",
+        "regions": {
+            r.region: {
+                "active": [f["Id"] for f in r.active],
+                "archive": [f["Id"] for f in r.archive],
+                "result": None,
+            }
+            for r in plan.regions
+        },
+    }
+    if journal is not None:
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(journal, record)
     results = {}
     for region in plan.regions:
         client = client_for(region.region)
         result = send_region(client, region)
         verify_region(client, region, result)
         results[region.region] = result
+        record["regions"][region.region]["result"] = {
+            "sent": result.sent,
+            "calls": result.calls,
+            "failed": result.failed,
+            "missing": result.missing,
+        }
+        if journal is not None:
+            write_atomically(journal, record)
+    record["status"] = (
+        "incomplete" if any(r.failed or r.missing for r in results.values()) else "done"
+    )
+    record["finished_at"] = now()
+    if journal is not None:
+        write_atomically(journal, record)
     return results
