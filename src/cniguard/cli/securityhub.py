@@ -36,9 +36,11 @@ def export_securityhub(report: Report, *, profile: str | None, send: bool) -> No
     try:
         session = boto3.Session(profile_name=profile)
         account = session.client("sts", config=config).get_caller_identity()["Account"]
-        regions = sorted({c.region for c in report.clusters if c.account == account})
+        mine = [c for c in report.clusters if c.account == account]
+        regions = sorted({c.region for c in mine})
+        partition = mine[0].arn.split(":")[1] if mine else "aws"
         clients = {r: session.client("securityhub", region_name=r, config=config) for r in regions}
-        previous = read_previous(regions, account, clients.__getitem__)
+        previous = read_previous(regions, account, clients.__getitem__, partition)
         plan = plan_import(report, account, previous)
         for line in plan.summary():
             typer.echo(f"cniguard: securityhub: account {account}: {line}", err=True)

@@ -105,13 +105,15 @@ def _batches(findings: list[AsffFinding]) -> Iterator[list[AsffFinding]]:
         yield findings[start : start + BATCH]
 
 
-def read_previous(plan_regions: list[str], account: str, client_for: ClientFor) -> Any:
+def read_previous(
+    regions: list[str], account: str, client_for: ClientFor, partition: str = "aws"
+) -> dict[str, list[AsffFinding]]:
     """Per region, what this integration holds ACTIVE there now."""
     from cniguard.report.asff_format import product_arn
 
     return {
-        region: held_findings(client_for(region), product_arn(account, region))
-        for region in plan_regions
+        region: held_findings(client_for(region), product_arn(account, region, partition))
+        for region in regions
     }
 
 
