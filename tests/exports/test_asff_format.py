@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import botocore.session
@@ -135,3 +136,13 @@ def test_the_demo_fleet_as_asff_is_a_valid_import_of_every_fail_and_unknown() ->
     wanted = [f["fingerprint"] for f in demo["findings"] if f["status"] in ("fail", "unknown")]
     assert [d["ProductFields"]["cniguard/fingerprint"] for d in docs] == wanted
     assert len({d["Id"] for d in docs}) == len(docs)
+
+
+def test_asff_of_an_iac_audit_is_one_error_line() -> None:
+    fixture = Path(__file__).resolve().parents[1] / "fixtures/terraform/auto_mode"
+    result = CliRunner().invoke(app, ["iac", str(fixture), "--format", "asff"])
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith("cniguard: error: ASFF needs an AWS account and region; finding ")
+    assert line.endswith("has account '${account}' and region '${region}'")
+    assert result.stdout == ""
