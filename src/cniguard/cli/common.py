@@ -22,6 +22,8 @@ class Fmt(StrEnum):
     csv = "csv"
     markdown = "markdown"
     html = "html"
+    asff = "asff"
+    ocsf = "ocsf"
 
 
 class Sev(StrEnum):
@@ -155,7 +157,11 @@ def emit(
     if db is not None:
         open_store_opt(db)  # an unusable store fails before any output is written
     color = output is None and sys.stdout.isatty()
-    write_output(render(report, fmt.value, color=color), output, f"{fmt.value} report")
+    try:
+        text = render(report, fmt.value, color=color)
+    except ValueError as exc:  # a report the format cannot hold (ASFF of an IaC template)
+        raise fail(str(exc)) from None
+    write_output(text, output, f"{fmt.value} report")
     if db is not None:
         from cniguard.store.database import display_url
 

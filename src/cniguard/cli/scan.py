@@ -31,6 +31,7 @@ from cniguard.cli.common import (
     fail,
     load_config_opt,
 )
+from cniguard.cli.securityhub import SecurityHubOpt, YesOpt, export_securityhub
 from cniguard.collect.options import LiveOptions  # light: dataclasses only
 from cniguard.model.inventory import Inventory
 
@@ -284,6 +285,8 @@ def scan(
     fail_on_incomplete: FailIncompleteOpt = False,
     config: ConfigOpt = None,
     db: DbOpt = None,
+    securityhub: SecurityHubOpt = False,
+    yes: YesOpt = False,
 ) -> None:
     """Audit clusters: live AWS (default) or a saved inventory (--inventory)."""
     from cniguard.engine import evaluate
@@ -291,6 +294,8 @@ def scan(
     cfg = load_config_opt(config)
     inv = load_inventory_opt(inventory) if inventory is not None else run_collection(live)
     report = evaluate(inv, cfg)
+    if securityhub:
+        export_securityhub(report, profile=live.profile, send=yes)
     emit(
         report,
         fmt=fmt,

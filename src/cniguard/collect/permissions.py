@@ -69,9 +69,11 @@ DEFAULT_ROLE_PREFIX = "AmazonEKSVPCCNIRole-"  # the plan's default role name, be
 
 
 def write_policy(role_prefix: str = DEFAULT_ROLE_PREFIX, partition: str = "aws") -> dict[str, Any]:
-    """The extra IAM policy `apply` and `verify` need, scoped where the resource is known: the
-    role they create and pass (``role_prefix``), OIDC providers of EKS issuers, the IPv6 policy.
-    Node roles have any name, so attaching and detaching policies stays account-wide."""
+    """The extra IAM policy `apply`, `verify` and `scan --securityhub` need, scoped where the
+    resource is known: the role they create and pass (``role_prefix``), OIDC providers of EKS
+    issuers, the IPv6 policy. Node roles have any name, so attaching and detaching policies stays
+    account-wide."""
+    from cniguard.export.securityhub import OPERATIONS as SECURITYHUB_OPERATIONS
     from cniguard.remediate.aws_ops import LOCK_ACTIONS, NO_PERMISSION_NEEDED, declared_actions
     from cniguard.remediate.kube_ops import VERIFY_AWS_ACTIONS
 
@@ -108,6 +110,14 @@ def write_policy(role_prefix: str = DEFAULT_ROLE_PREFIX, partition: str = "aws")
     ]
     statements.append(
         {"Sid": "CniguardApplyEksAndReads", "Effect": "Allow", "Action": anywhere, "Resource": "*"}
+    )
+    statements.append(
+        {
+            "Sid": "CniguardSecurityHubImport",  # `scan --securityhub --yes`
+            "Effect": "Allow",
+            "Action": sorted(SECURITYHUB_OPERATIONS),
+            "Resource": "*",
+        }
     )
     statements.append(
         {

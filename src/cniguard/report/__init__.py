@@ -6,7 +6,7 @@ import importlib
 
 from cniguard.model.finding import Report
 
-FORMATS = ("table", "json", "sarif", "junit", "csv", "markdown", "html")
+FORMATS = ("table", "json", "sarif", "junit", "csv", "markdown", "html", "asff", "ocsf")
 
 
 def render(report: Report, fmt: str, *, color: bool = False) -> str:

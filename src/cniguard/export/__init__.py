@@ -1,0 +1,1 @@
+"""Sending findings to other systems (AWS Security Hub)."""
