@@ -1,5 +1,5 @@
-"""Who may talk to whom, and what the scan may read: the NetworkPolicies of every overlay and the
-ClusterRole, which must be exactly what `cniguard permissions` prints."""
+"""Who may talk to whom, and what the scan may read: the NetworkPolicies of every overlay, and the
+reader Role and ClusterRole, which together must be exactly what `cniguard permissions` prints."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from cniguard.cli.main import app
+from cniguard.collect.kubernetes import RBAC_RULES
 from deploy.kustomize import DEPLOY, OVERLAYS, Obj, find, render
 
+RBAC_KINDS = ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
 IMDS = ipaddress.ip_address("169.254.169.254")
 DNS = {("UDP", 53), ("TCP", 53)}
 DNS_PEER = {
@@ -24,6 +26,10 @@ POD_IDENTITY_AGENT = [
     {"ipBlock": {"cidr": "169.254.170.23/32"}},
     {"ipBlock": {"cidr": "fd00:ec2::23/128"}},
 ]
+
+
+def identity(obj: Obj) -> tuple[str, str]:
+    return obj["kind"], obj["metadata"]["name"]
 
 
 def ports(rule: dict[str, Any]) -> set[tuple[str, int]]:
@@ -93,23 +99,46 @@ def test_only_labelled_namespaces_reach_the_dashboard_and_it_reaches_only_postgr
     assert egress(policy) == [([DNS_PEER], DNS), (ANYWHERE, {("TCP", 5432)})]
 
 
-def test_the_cluster_role_is_what_cniguard_permissions_prints() -> None:
+def test_the_reader_roles_together_are_what_cniguard_permissions_prints() -> None:
     printed = CliRunner().invoke(app, ["permissions", "--only", "k8s"])
     assert printed.exit_code == 0, printed.output
-    expected = json.loads(printed.output)
+    expected = json.loads(printed.output)["rules"]
     objects = render(DEPLOY / "rbac")
-    role = find(objects, "ClusterRole", "cniguard-reader")
-    assert role["apiVersion"] == expected["apiVersion"]
-    assert role["metadata"]["name"] == expected["metadata"]["name"]
-    assert role["rules"] == expected["rules"]
-    assert {v for rule in role["rules"] for v in rule["verbs"]} <= {"get", "list", "watch"}
+    role = find(objects, "Role", "cniguard-reader")
+    cluster_role = find(objects, "ClusterRole", "cniguard-reader")
+    merged = sorted(
+        [*role["rules"], *cluster_role["rules"]], key=lambda r: (r["apiGroups"], r["resources"])
+    )
+    assert merged == expected
 
 
-def test_the_binding_names_the_group_of_the_auditors_access_entry() -> None:
-    binding = find(render(DEPLOY / "rbac"), "ClusterRoleBinding", "cniguard-reader")
+def test_the_kube_system_reads_stay_in_kube_system() -> None:
+    """Namespaced reads go to the Role of their namespace, never cluster-wide."""
+    objects = render(DEPLOY / "rbac")
+    role = find(objects, "Role", "cniguard-reader")
+    assert role["metadata"]["namespace"] == "kube-system"
+    namespaced = sorted(
+        ([group], [resource], sorted(verbs))
+        for group, resource, verbs, namespace in RBAC_RULES
+        if namespace == "kube-system"
+    )
+    assert sorted((r["apiGroups"], r["resources"], r["verbs"]) for r in role["rules"]) == namespaced
+    cluster_wide = {
+        r["resources"][0] for r in find(objects, "ClusterRole", "cniguard-reader")["rules"]
+    }
+    assert cluster_wide == {resource for _, resource, _, ns in RBAC_RULES if ns is None}
+
+
+@pytest.mark.parametrize(
+    ("kind", "role_kind"), [("RoleBinding", "Role"), ("ClusterRoleBinding", "ClusterRole")]
+)
+def test_the_bindings_name_the_group_of_the_auditors_access_entry(
+    kind: str, role_kind: str
+) -> None:
+    binding = find(render(DEPLOY / "rbac"), kind, "cniguard-reader")
     assert binding["roleRef"] == {
         "apiGroup": "rbac.authorization.k8s.io",
-        "kind": "ClusterRole",
+        "kind": role_kind,
         "name": "cniguard-reader",
     }
     assert binding["subjects"] == [
@@ -118,11 +147,11 @@ def test_the_binding_names_the_group_of_the_auditors_access_entry() -> None:
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_every_overlay_carries_the_same_rbac(rendered: dict[str, list[Obj]], overlay: str) -> None:
+def test_every_overlay_carries_the_rbac_unchanged(
+    rendered: dict[str, list[Obj]], overlay: str
+) -> None:
     standalone = render(DEPLOY / "rbac")
-    for kind in ("ClusterRole", "ClusterRoleBinding"):
-        mine = find(rendered[overlay], kind, "cniguard-reader")
-        alone = find(standalone, kind, "cniguard-reader")
-        assert {k: v for k, v in mine.items() if k != "metadata"} == {
-            k: v for k, v in alone.items() if k != "metadata"
-        }
+    mine = [o for o in rendered[overlay] if o["kind"] in RBAC_KINDS]
+    assert sorted(mine, key=identity) == sorted(standalone, key=identity)
+    verbs = {v for o in mine if "rules" in o for rule in o["rules"] for v in rule["verbs"]}
+    assert verbs == {"get", "list"}

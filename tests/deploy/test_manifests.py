@@ -29,6 +29,8 @@ COMMON = {
     ("NetworkPolicy", "cniguard-default-deny"),
     ("NetworkPolicy", "cniguard-scanner"),
     ("NetworkPolicy", "cniguard-dashboard"),
+    ("Role", "cniguard-reader"),
+    ("RoleBinding", "cniguard-reader"),
     ("ClusterRole", "cniguard-reader"),
     ("ClusterRoleBinding", "cniguard-reader"),
 }
@@ -72,8 +74,12 @@ def test_overlay_renders_exactly_these_objects(
     assert kinds == sorted(COMMON)
     for obj in rendered[overlay]:
         namespace = obj["metadata"].get("namespace")
-        cluster_scoped = obj["kind"] in ("Namespace", "ClusterRole", "ClusterRoleBinding")
-        assert namespace == (None if cluster_scoped else "cniguard"), obj["metadata"]
+        if obj["kind"] in ("Namespace", "ClusterRole", "ClusterRoleBinding"):
+            assert namespace is None
+        elif obj["kind"] in ("Role", "RoleBinding"):
+            assert namespace == "kube-system"
+        else:
+            assert namespace == "cniguard", obj["metadata"]
 
 
 @pytest.mark.parametrize("version", KUBE_VERSIONS)
