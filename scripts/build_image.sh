@@ -32,7 +32,7 @@ if [ -z "${BASE:-}" ]; then
   if ! "$images" image inspect "$BASE" >/dev/null 2>&1; then
     command -v debootstrap >/dev/null || { echo "build_image: needs debootstrap (apt-get install debootstrap)" >&2; exit 2; }
     rootfs=$(mktemp -d)
-    trap 'rm -rf "$rootfs"' EXIT
+    trap 'rm -rf --one-file-system "$rootfs"' EXIT  # never into a proc/sys mount left behind
     echo "build_image: debootstrap bookworm ($BASE_PACKAGES) from $MIRROR"
     debootstrap --variant=minbase --include="$BASE_PACKAGES" bookworm "$rootfs" "$MIRROR" >/dev/null
     rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/log/*
