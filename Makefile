@@ -43,3 +43,8 @@ bench-deps:
 
 clean:
 	rm -rf $(VENV) .bench .mypy_cache .ruff_cache .pytest_cache
+
+# The container image, built and smoke-run with what this machine reaches (docs/deploy.md).
+.PHONY: image
+image:
+	scripts/build_image.sh
