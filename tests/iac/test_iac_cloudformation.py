@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from cniguard.collect.iac import synthetic
-from cniguard.collect.iac.cfn_intrinsics import Evaluator, Undecided
 from cniguard.collect.iac.cloudformation import collect_cloudformation
+from cniguard.collect.iac.cloudformation.intrinsics import Evaluator, Undecided
 from cniguard.model.common import Origin
 from cniguard.model.inventory import Gap, MetadataOptions, NodeGroup
 
