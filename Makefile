@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench bench-deps docs clean
+.PHONY: demo test lint typecheck unit bench bench-deps docs clean policies
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,3 +43,7 @@ bench-deps:
 
 clean:
 	rm -rf $(VENV) .bench .mypy_cache .ruff_cache .pytest_cache
+
+# Refresh the bundled AWS-managed policy documents (downloads; never run by the tests).
+policies: $(STAMP)
+	$(BIN)/python scripts/update_managed_policies.py

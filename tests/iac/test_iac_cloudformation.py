@@ -95,7 +95,15 @@ def test_irsa_template_issuer_provider_and_trust_line_up() -> None:
     assert f'"{host}:sub": "system:serviceaccount:kube-system:aws-node"' in cni.trust_policy
     assert [
         (g.name, g.kind, g.ami_type, g.metadata_options) for g in cluster.node_groups or ()
-    ] == [("general", "managed", "AL2023_x86_64_STANDARD", None)]
+    ] == [
+        (
+            "general",
+            "managed",
+            "AL2023_x86_64_STANDARD",
+            # no launch template: EKS's own, hop limit 2; IMDSv1 depends on the AMI: unknown
+            MetadataOptions(http_endpoint="enabled", hop_limit=2, origin=_origin(IRSA, 95)),
+        )
+    ]
     assert out.gaps == []
 
 

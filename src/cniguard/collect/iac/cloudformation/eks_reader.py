@@ -13,6 +13,7 @@ from cniguard.collect.iac.cloudformation.intrinsics import unresolved
 from cniguard.collect.iac.cloudformation.template import CLUSTER_TYPES, PROVIDER_TYPES
 from cniguard.collect.iac.cloudformation.values import (
     metadata_options,
+    platform_metadata,
     raw_node,
     tag_map,
     text_value,
@@ -117,8 +118,10 @@ class Reader(IamReader):
             )
         )
 
-    def metadata(self, source_id: str, options: Any, raw: Any) -> MetadataOptions:
-        metadata, unreadable = metadata_options(options, self.t.origin(source_id))
+    def metadata(
+        self, source_id: str, options: Any, raw: Any, defaults: Mapping[str, Any]
+    ) -> MetadataOptions:
+        metadata, unreadable = metadata_options(options, self.t.origin(source_id), defaults)
         for what in unreadable:
             key = what.split(" ", 1)[0]
             node = raw.get(key) if isinstance(raw, Mapping) else raw
@@ -134,14 +137,20 @@ class Reader(IamReader):
         t = self.t
         ami = text_value(t.prop(logical_id, "AmiType"))
         lt = t.prop(logical_id, "LaunchTemplate")
-        metadata = None
-        if isinstance(lt, Mapping):
+        metadata: MetadataOptions | None = None
+        if not isinstance(lt, Mapping):  # EKS's own launch template: the platform defaults
+            metadata = self.metadata(
+                logical_id, None, None, platform_metadata(managed=True, ami=ami)
+            )
+        else:
             lt_id = t.launch_template(lt.get("Id") or lt.get("Name"))
             if lt_id is not None:
+                image = text_value(t.prop(lt_id, "LaunchTemplateData", "ImageId"))
                 metadata = self.metadata(
                     lt_id,
                     t.prop(lt_id, "LaunchTemplateData", "MetadataOptions"),
                     raw_node(t.props(lt_id), "LaunchTemplateData", "MetadataOptions"),
+                    platform_metadata(managed=True, ami=image or ami),
                 )
             else:
                 self.gap(
@@ -189,6 +198,7 @@ class Reader(IamReader):
                     lt_id,
                     data.get("MetadataOptions"),
                     raw_node(t.props(lt_id), "LaunchTemplateData", "MetadataOptions"),
+                    platform_metadata(managed=False, ami=text_value(data.get("ImageId"))),
                 )
                 ip = data.get("IamInstanceProfile")
                 profile = ip.get("Arn") or ip.get("Name") if isinstance(ip, Mapping) else None
@@ -206,6 +216,7 @@ class Reader(IamReader):
                     lc_id,
                     t.prop(lc_id, "MetadataOptions"),
                     raw_node(t.props(lc_id), "MetadataOptions"),
+                    platform_metadata(managed=False, ami=text_value(t.prop(lc_id, "ImageId"))),
                 )
                 profile = t.prop(lc_id, "IamInstanceProfile")
         cluster, cluster_id = self._asg_cluster(logical_id)

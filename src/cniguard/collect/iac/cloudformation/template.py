@@ -54,6 +54,9 @@ class Template:
             conditions if isinstance(conditions, Mapping) else {},
             import_value,
             overrides,
+            # a top-level stack is named after its file (docs/iac.md); a nested stack's name
+            # carries a suffix CloudFormation draws at deploy
+            stack_name=stem if overrides is None else None,
         )
         self._resolving: set[str] = set()
 

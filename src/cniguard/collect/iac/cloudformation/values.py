@@ -112,11 +112,31 @@ def tag_map(value: Any) -> dict[str, str] | None:
     return None
 
 
-def metadata_options(options: Any, origin: Origin) -> tuple[MetadataOptions, list[str]]:
-    """The instance metadata options, and the keys set to something not known before deploy
-    (those fields stay None: unknown)."""
+def platform_metadata(*, managed: bool, ami: str | None) -> dict[str, Any]:
+    """What the platform sets when a launch template leaves a metadata option out.
+
+    EC2 enables the endpoint and, for AMIs not registered as IMDSv2-only (the Amazon Linux 2
+    EKS AMIs), allows IMDSv1 with hop limit 1; EKS gives managed node groups hop limit 2. What
+    depends on an AMI the template does not name (its IMDS support) stays unknown.
+    """
+    al2 = ami is not None and (ami.upper().startswith("AL2_") or "/amazon-linux-2/" in ami)
+    defaults: dict[str, Any] = {"HttpEndpoint": "enabled"}
+    if al2:
+        defaults["HttpTokens"] = "optional"
+        defaults["HttpPutResponseHopLimit"] = 1
+    if managed:
+        defaults["HttpPutResponseHopLimit"] = 2
+    return defaults
+
+
+def metadata_options(
+    options: Any, origin: Origin, defaults: Mapping[str, Any]
+) -> tuple[MetadataOptions, list[str]]:
+    """The instance metadata options (``defaults`` for keys left out), and the keys set to
+    something not known before deploy (those fields stay None: unknown)."""
     unreadable = [] if options is None or isinstance(options, Mapping) else ["MetadataOptions"]
-    options = options if isinstance(options, Mapping) else {}
+    given = options if isinstance(options, Mapping) else {}
+    options = {**defaults, **given} if not unreadable else {}
     tokens = options.get("HttpTokens")
     hop = options.get("HttpPutResponseHopLimit")
     endpoint = options.get("HttpEndpoint")
