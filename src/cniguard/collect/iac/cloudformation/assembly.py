@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cniguard.model.common import JsonDict, Origin
@@ -82,6 +83,7 @@ class Assembly:
     parts: list[Part] = field(default_factory=list)
     nested: list[NestedStack] = field(default_factory=list)
     scanned: dict[str, str] = field(default_factory=dict)  # normalised path -> file as scanned
+    assets: dict[str, Path] = field(default_factory=dict)  # CDK asset hash -> template file
     karpenter_roles: list[tuple[str, str]] = field(default_factory=list)  # (role arn, file)
     providers: list[OidcProvider] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)

@@ -9,30 +9,65 @@ from typing import Any
 
 from cniguard.collect.iac.base import IacFragment
 from cniguard.collect.iac.cloudformation.assembly import Assembly
+from cniguard.collect.iac.cloudformation.cdk import asset_templates, nested_asset
 from cniguard.collect.iac.cloudformation.eks_reader import Reader
 from cniguard.collect.iac.cloudformation.finish import Finisher
 from cniguard.collect.iac.cloudformation.template import Exports, Template, decode, stack_names
+
+
+def _decode_all(
+    paths: Sequence[Path], out: IacFragment
+) -> tuple[dict[str, Mapping[str, Any]], dict[str, str], dict[str, Path]]:
+    """(template id -> template, template id -> file, CDK assets): the given files, and the
+    nested stack templates their CDK asset manifests name (read even when not given)."""
+    decoded: dict[str, Mapping[str, Any]] = {}
+    files: dict[str, str] = {}
+    assets: dict[str, Path] = {}
+    queue = list(paths)
+    seen: set[str] = set()
+    while queue:
+        path = queue.pop(0)
+        if os.path.normpath(path) in seen:
+            continue
+        seen.add(os.path.normpath(path))
+        found = decode(path, out)
+        if found:
+            out.files_read.append(str(path))
+        for key, data in found:
+            decoded[key], files[key] = data, str(path)
+        folder_assets = asset_templates([path.parent]) if found else {}
+        assets.update(folder_assets)
+        for data in (d for _, d in found):
+            resources = data.get("Resources")
+            for resource in resources.values() if isinstance(resources, Mapping) else ():
+                if not isinstance(resource, Mapping):
+                    continue
+                if resource.get("Type") != "AWS::CloudFormation::Stack":
+                    continue
+                props = resource.get("Properties")
+                url = props.get("TemplateURL") if isinstance(props, Mapping) else None
+                child = nested_asset(url, folder_assets)
+                if child is not None and child.is_file():
+                    queue.append(child)
+    return decoded, files, assets
 
 
 def collect_cloudformation(paths: Sequence[Path]) -> IacFragment:
     """Every cluster, node identity, role and OIDC provider the templates at ``paths`` define."""
     out = IacFragment()
     assembly = Assembly()
-    decoded: dict[str, Mapping[str, Any]] = {}
-    for path in paths:
-        data = decode(path, out)
-        if data is not None:
-            out.files_read.append(str(path))
-            decoded[str(path)] = data
+    decoded, files, assembly.assets = _decode_all(paths, out)
     assembly.scanned = {os.path.normpath(f): f for f in decoded}
     stems = stack_names(list(decoded))
     exports = Exports()
-    templates = [Template(f, data, stems[f], exports.get) for f, data in decoded.items()]
+    templates = [
+        Template(f, data, stems[f], exports.get, path=files[f]) for f, data in decoded.items()
+    ]
     exports.templates = templates
     children: dict[str, list[tuple[Template, str]]] = {}
     for parent in templates:
         for logical_id in parent.resources:
-            child = parent.nested_file(logical_id, assembly.scanned)
+            child = parent.nested_file(logical_id, assembly.scanned, assembly.assets)
             stack = parent.type_of(logical_id) == "AWS::CloudFormation::Stack"
             local = child is not None and child != parent.file
             if stack and child is not None and local and parent.exists(logical_id):
@@ -49,6 +84,7 @@ def collect_cloudformation(paths: Sequence[Path]) -> IacFragment:
                 template.stem,
                 exports.get,
                 params if isinstance(params, Mapping) else {},
+                path=template.path,
             )
             Reader(nested, assembly).read()
     Finisher(assembly).finish(out)

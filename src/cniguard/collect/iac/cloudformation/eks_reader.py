@@ -8,9 +8,14 @@ from typing import Any
 
 from cniguard.collect.iac import synthetic
 from cniguard.collect.iac.cloudformation.assembly import ClusterDraft, NestedStack, Part
+from cniguard.collect.iac.cloudformation.cdk import is_cdk_provider_stack
 from cniguard.collect.iac.cloudformation.iam_reader import IamReader
 from cniguard.collect.iac.cloudformation.intrinsics import unresolved
-from cniguard.collect.iac.cloudformation.template import CLUSTER_TYPES, PROVIDER_TYPES
+from cniguard.collect.iac.cloudformation.template import (
+    CLUSTER_TYPES,
+    PROVIDER_TYPES,
+    is_cluster_type,
+)
 from cniguard.collect.iac.cloudformation.values import (
     metadata_options,
     platform_metadata,
@@ -52,7 +57,7 @@ class Reader(IamReader):
                 continue
             self.maybe_absent = self.t.maybe_absent(logical_id)
             kind = self.t.type_of(logical_id)
-            if kind in CLUSTER_TYPES:
+            if is_cluster_type(kind):
                 self.cluster(logical_id, kind)
             elif kind in PROVIDER_TYPES:
                 self.provider(logical_id, kind)
@@ -101,7 +106,15 @@ class Reader(IamReader):
             tags=tag_map(t.prop(logical_id, "Tags")) or {},
             origin=t.origin(logical_id),
         )
-        self.out.clusters.setdefault(cluster.arn, ClusterDraft(cluster, t.file))
+        draft = self.out.clusters.setdefault(cluster.arn, ClusterDraft(cluster, t.file))
+        if kind not in CLUSTER_TYPES:  # a custom resource: what else its handler creates is unknown
+            draft.unknown.update(("addons", "associations", "access_entries"))
+            self.gap(
+                "iac:cluster",
+                f"cluster {name} is created by custom resource type {kind}: add-ons, pod "
+                "identity associations and access entries its handler may create are unknown",
+                logical_id,
+            )
 
     def _cluster_name(self, logical_id: str) -> str:
         value = text_value(self.t.prop(logical_id, "ClusterName"))
@@ -262,7 +275,7 @@ class Reader(IamReader):
                 value, str
             ):
                 return value, None
-        local = [c for c in self.t.resources if self.t.type_of(c) in CLUSTER_TYPES]
+        local = [c for c in self.t.resources if is_cluster_type(self.t.type_of(c))]
         if len(local) != 1:
             return None, None
         return self.t.name(local[0]), self.t.cluster_id(local[0])
@@ -359,8 +372,10 @@ class Reader(IamReader):
     def nested_stack(self, logical_id: str) -> None:
         """A nested stack that was not read with its parent (its template was not scanned)."""
         url = self.t.prop(logical_id, "TemplateURL")
-        if self.t.nested_file(logical_id, self.out.scanned) is not None:
+        if self.t.nested_file(logical_id, self.out.scanned, self.out.assets) is not None:
             return
+        if is_cdk_provider_stack(logical_id, self.t.resources[logical_id]):
+            return  # aws-cdk-lib's Lambda handlers for its EKS constructs: no nodes, no bindings
         params = self.t.prop(logical_id, "Parameters")
         names = [
             v

@@ -4,21 +4,30 @@ templates; decoding with line marks; the stack name each template deploys as."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from cniguard.collect.iac import synthetic
 from cniguard.collect.iac.base import IacFragment
+from cniguard.collect.iac.cloudformation.cdk import jest_templates, nested_asset
 from cniguard.collect.iac.cloudformation.intrinsics import Evaluator, unresolved
 from cniguard.collect.iac.cloudformation.values import line_of, text_value
 from cniguard.collect.iac.marked_yaml import unacceptable_character
 from cniguard.model.common import Origin
 from cniguard.model.inventory import Gap
 
-CLUSTER_TYPES = ("AWS::EKS::Cluster", "Custom::AWSCDK-EKS-Cluster")
+CLUSTER_TYPES = ("AWS::EKS::Cluster", "Custom::AWSCDK-EKS-Cluster", "AWSQS::EKS::Cluster")
+_CUSTOM_CLUSTER = re.compile(r"^(Custom|[A-Z0-9]+)::.*EKS.?Cluster$", re.I)
+ISSUER_ATTRIBUTES = ("OpenIdConnectIssuerUrl", "OIDCIssuerURL")  # AWS / CDK, AWSQS
 PROVIDER_TYPES = ("AWS::IAM::OIDCProvider", "Custom::AWSCDKOpenIdConnectProvider")
 NODE_ENTRY_TYPES = {"EC2_LINUX": "linux", "EC2_WINDOWS": "windows"}
+
+
+def is_cluster_type(kind: str) -> bool:
+    """An EKS cluster: AWS's, CDK's, the AWSQS registry type, or a custom resource named so."""
+    return kind in CLUSTER_TYPES or bool(_CUSTOM_CLUSTER.match(kind))
 
 
 class Template:
@@ -31,8 +40,10 @@ class Template:
         stem: str,
         import_value: Callable[[str], Any] | None = None,
         overrides: Mapping[str, Any] | None = None,
+        path: str | None = None,
     ) -> None:
-        self.file = file
+        self.file = file  # what identifies the template (a Jest snapshot holds several)
+        self.path = path or file  # the file on disk, for origins
         self.data = data
         self.stem = stem
         resources = data.get("Resources")
@@ -84,18 +95,23 @@ class Template:
             "which depends on values known at deploy"
         )
 
-    def nested_file(self, logical_id: str, scanned: Mapping[str, str]) -> str | None:
-        """The scanned file a nested stack's local TemplateURL names, if any."""
+    def nested_file(
+        self, logical_id: str, scanned: Mapping[str, str], assets: Mapping[str, Path]
+    ) -> str | None:
+        """The scanned file a nested stack's TemplateURL names: a local path, or a CDK asset."""
+        asset = nested_asset(self.props(logical_id).get("TemplateURL"), assets)
+        if asset is not None:
+            return scanned.get(os.path.normpath(asset))
         url = self.prop(logical_id, "TemplateURL")
         if not isinstance(url, str) or unresolved(url) or "://" in url:
             return None
-        return scanned.get(os.path.normpath(Path(self.file).parent / url))
+        return scanned.get(os.path.normpath(Path(self.path).parent / url))
 
     def cluster_ref(self, logical_id: str) -> str | None:
         """The id of the cluster of this template that ``ClusterName: !Ref <id>`` names."""
         raw = self.props(logical_id).get("ClusterName")
         target = raw.get("Ref") if isinstance(raw, Mapping) and len(raw) == 1 else None
-        if isinstance(target, str) and self.type_of(target) in CLUSTER_TYPES:
+        if isinstance(target, str) and is_cluster_type(self.type_of(target)):
             return self.cluster_id(target)
         return None
 
@@ -111,7 +127,7 @@ class Template:
 
     def origin(self, logical_id: str, node: Any = None) -> Origin:
         line = self.lines.get(logical_id, 1)
-        return Origin(source="iac", file=self.file, line=line_of(node, line))
+        return Origin(source="iac", file=self.path, line=line_of(node, line))
 
     def cluster_id(self, logical_id: str) -> str:
         return f"cfn:{self.file}#{logical_id}"
@@ -134,7 +150,7 @@ class Template:
             "AWS::EKS::Cluster": ("Name",),
             "Custom::AWSCDK-EKS-Cluster": ("Config", "name"),
             "AWS::EC2::LaunchTemplate": ("LaunchTemplateName",),
-        }.get(kind)
+        }.get(kind) or (self._custom_name_key(logical_id) if is_cluster_type(kind) else None)
         if key and logical_id not in self._resolving:
             self._resolving.add(logical_id)
             try:
@@ -145,12 +161,16 @@ class Template:
                 return value
         return f"{self.stem}-{logical_id}"
 
+    def _custom_name_key(self, logical_id: str) -> tuple[str, ...] | None:
+        props = self.props(logical_id)
+        return next(((k,) for k in ("Name", "ClusterName", "name") if k in props), None)
+
     def issuer(self, logical_id: str) -> str:
         return synthetic.issuer_url(self.cluster_id(logical_id))
 
     def _ref(self, logical_id: str) -> str | None:
         kind = self.type_of(logical_id)
-        if kind in ("AWS::IAM::Role", "AWS::IAM::InstanceProfile", *CLUSTER_TYPES):
+        if kind in ("AWS::IAM::Role", "AWS::IAM::InstanceProfile") or is_cluster_type(kind):
             return self.name(logical_id)
         if kind == "AWS::IAM::ManagedPolicy":
             return synthetic.policy_arn(self.name(logical_id))
@@ -167,9 +187,9 @@ class Template:
                 f"arn:{synthetic.PARTITION}:iam::{synthetic.ACCOUNT}:instance-profile/"
                 f"{self.name(logical_id)}"
             )
-        if kind in CLUSTER_TYPES and attribute == "OpenIdConnectIssuerUrl":
+        if is_cluster_type(kind) and attribute in ISSUER_ATTRIBUTES:
             return self.issuer(logical_id)
-        if kind in CLUSTER_TYPES and attribute == "Arn":
+        if is_cluster_type(kind) and attribute == "Arn":
             return (
                 f"arn:{synthetic.PARTITION}:eks:{synthetic.REGION}:{synthetic.ACCOUNT}:"
                 f"cluster/{self.name(logical_id)}"
@@ -200,11 +220,28 @@ class Template:
         return None
 
 
-def decode(path: Path, out: IacFragment) -> Mapping[str, Any] | None:
+def decode(path: Path, out: IacFragment) -> list[tuple[str, Mapping[str, Any]]]:
+    """(template id, decoded template) of a template file, or of each template in a Jest
+    snapshot; a syntax error is a gap naming file and line."""
     import cfnlint.decode
 
+    if path.suffix == ".snap":
+        found = []
+        exports = jest_templates(path.read_text(encoding="utf-8-sig", errors="replace"))
+        for name, text in exports:
+            data = _checked(path, cfnlint.decode.decode_str, text, out)
+            if data is not None and isinstance(data.get("Resources"), Mapping):
+                found.append((str(path) if len(exports) == 1 else f"{path}[{name}]", data))
+        return found
+    data = _checked(path, cfnlint.decode.decode, str(path), out)
+    return [(str(path), data)] if data is not None else []
+
+
+def _checked(
+    path: Path, decoder: Callable[[str], Any], source: str, out: IacFragment
+) -> Mapping[str, Any] | None:
     try:
-        data, matches = cfnlint.decode.decode(str(path))
+        data, matches = decoder(source)
     except RecursionError:
         data, matches = None, []
     if data is None or not isinstance(data, Mapping):
