@@ -47,12 +47,6 @@ from cniguard.model.inventory import (
 )
 from cniguard.model.kube import KubeState, ServiceAccount
 
-CREATE_NODEGROUP_NOTE = (
-    "this models `eksctl create cluster`; `eksctl create nodegroup` on an existing cluster adds "
-    "AmazonEKS_CNI_Policy to the node role unless the live aws-node ServiceAccount is annotated "
-    "with a role holding it, which the file alone cannot tell"
-)
-
 
 def _pod_identity(b: Build, spec: Mapping[str, Any], role_name: str, owner: str | None) -> None:
     origin = b.origin(spec)
@@ -213,16 +207,6 @@ def _cluster(
     if doc.get("karpenter"):
         karpenter(b, as_map(doc.get("karpenter")))
     access_entries = mapped_node_roles(b, doc)
-    if b.node_groups and b.with_oidc:
-        b.gaps.append(
-            Gap(
-                what="iac:eksctl",
-                resource=file,
-                line=line_of(doc),
-                cluster=cluster_id,
-                reason=CREATE_NODEGROUP_NOTE,
-            )
-        )
     addons_config = as_map(doc.get("addonsConfig"))
     addons = [as_map(a) for a in as_list(doc.get("addons"))]
     cni = next((a for a in addons if str(a.get("name", "")).lower() == "vpc-cni"), None)
