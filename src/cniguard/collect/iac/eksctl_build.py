@@ -94,6 +94,20 @@ class Build:
         boundary: str | None = None,
     ) -> str:
         arn = synthetic.role_arn(name)
+        if any(r.arn == arn for r in self.roles):  # one role shared by several parts
+            return arn
+        boundary_document = synthetic.managed_attachment(boundary, origin) if boundary else None
+        if boundary and boundary_document is not None and boundary_document.document is None:
+            self.gaps.append(
+                Gap(
+                    what="iac:policy",
+                    resource=self.file,
+                    line=origin.line,
+                    cluster=self.cluster_id,
+                    reason=f"permissions boundary {boundary} of role {name} is not defined in "
+                    "the scanned files: the role's effective permissions are unknown",
+                )
+            )
         self.roles.append(
             Role(
                 arn=arn,
@@ -103,6 +117,7 @@ class Build:
                 policies=tuple(synthetic.managed_attachment(a, origin) for a in arns)
                 + tuple(inline),
                 permissions_boundary_arn=boundary,
+                permissions_boundary=boundary_document.document if boundary_document else None,
                 tags=dict(self.tags),
                 origin=origin,
             )

@@ -84,6 +84,7 @@ class Assembly:
     nested: list[NestedStack] = field(default_factory=list)
     scanned: dict[str, str] = field(default_factory=dict)  # normalised path -> file as scanned
     assets: dict[str, Path] = field(default_factory=dict)  # CDK asset hash -> template file
+    children: dict[str, set[str]] = field(default_factory=dict)  # template -> nested templates
     karpenter_roles: list[tuple[str, str]] = field(default_factory=list)  # (role arn, file)
     providers: list[OidcProvider] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)

@@ -72,6 +72,7 @@ def collect_cloudformation(paths: Sequence[Path]) -> IacFragment:
             local = child is not None and child != parent.file
             if stack and child is not None and local and parent.exists(logical_id):
                 children.setdefault(child, []).append((parent, logical_id))
+                assembly.children.setdefault(parent.file, set()).add(child)
     for template in templates:
         followed = children.get(template.file)
         if not followed:

@@ -168,9 +168,20 @@ class Finisher:
             return
         getattr(draft, self.field_of(item)).append(item)
 
+    def family(self, file: str) -> set[str]:
+        """A template and the templates nested in it, at any depth (one deployment)."""
+        found, todo = {file}, [file]
+        while todo:
+            for child in self.a.children.get(todo.pop(), ()):
+                if child not in found:
+                    found.add(child)
+                    todo.append(child)
+        return found
+
     def nested(self, stack: NestedStack) -> None:
         """A nested stack not read: node groups it may create are of unknown role."""
-        local = [d for d in self.a.clusters.values() if d.file == stack.file and d.defined]
+        family = self.family(stack.file)
+        local = [d for d in self.a.clusters.values() if d.file in family and d.defined]
         named = [d for n in stack.names for d in self.clusters_named(n, stack.file)]
         drafts = list({d.cluster.arn: d for d in local + named}.values())
         reason = (
@@ -257,6 +268,21 @@ class Finisher:
             synthetic.managed_attachment(arn, origin, docs.get(arn))
             for arn, origin in draft.managed
         ]
+        boundary = (
+            synthetic.managed_attachment(draft.boundary, draft.origin, docs.get(draft.boundary))
+            if draft.boundary
+            else None
+        )
+        if boundary is not None and boundary.document is None:
+            self.a.gaps.append(
+                Gap(
+                    what="iac:policy",
+                    resource=draft.origin.file,
+                    line=draft.origin.line,
+                    reason=f"permissions boundary {draft.boundary} of role {draft.name} is not "
+                    "defined in the scanned files: the role's effective permissions are unknown",
+                )
+            )
         return Role(
             arn=draft.arn,
             name=draft.name,
@@ -264,7 +290,7 @@ class Finisher:
             trust_policy=draft.trust,
             policies=tuple(managed + draft.inline + extra),
             permissions_boundary_arn=draft.boundary,
-            permissions_boundary=docs.get(draft.boundary) if draft.boundary else None,
+            permissions_boundary=boundary.document if boundary else None,
             tags=draft.tags,
             origin=draft.origin,
         )

@@ -25,6 +25,16 @@ PROVIDER_TYPES = ("AWS::IAM::OIDCProvider", "Custom::AWSCDKOpenIdConnectProvider
 NODE_ENTRY_TYPES = {"EC2_LINUX": "linux", "EC2_WINDOWS": "windows"}
 
 
+def _bucket_copy(url: str, scanned: Mapping[str, str]) -> str | None:
+    """The scanned template an S3 URL names by its last folder and file name (Quick Start
+    layout: the bucket holds a copy of the repository), when exactly one matches."""
+    tail = url.split("?", 1)[0].split("/")[-2:]
+    if len(tail) != 2 or any(unresolved(part) or not part for part in tail):
+        return None
+    found = [f for key, f in scanned.items() if Path(key).parts[-2:] == tuple(tail)]
+    return found[0] if len(found) == 1 else None
+
+
 def is_cluster_type(kind: str) -> bool:
     """An EKS cluster: AWS's, CDK's, the AWSQS registry type, or a custom resource named so."""
     return kind in CLUSTER_TYPES or bool(_CUSTOM_CLUSTER.match(kind))
@@ -103,7 +113,11 @@ class Template:
         if asset is not None:
             return scanned.get(os.path.normpath(asset))
         url = self.prop(logical_id, "TemplateURL")
-        if not isinstance(url, str) or unresolved(url) or "://" in url:
+        if not isinstance(url, str):
+            return None
+        if "://" in url:
+            return _bucket_copy(url, scanned)
+        if unresolved(url):
             return None
         return scanned.get(os.path.normpath(Path(self.path).parent / url))
 
