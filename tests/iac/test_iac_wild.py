@@ -250,3 +250,20 @@ def test_helm_chart_templates_are_skipped_with_one_note_and_nothing_else_is_inco
     assert [g["reason"] for g in coverage["gaps"]] == [
         "no Terraform, CloudFormation, eksctl or manifest files found"
     ]
+
+
+def test_self_managed_al2_launch_template_without_metadata_options_allows_imdsv1() -> None:
+    file = CFN / "self-managed-al2.yaml"
+    inventory = collect_iac([file])
+    (cluster,) = inventory.clusters
+    (group,) = cluster.node_groups or ()
+    assert group.metadata_options == MetadataOptions(
+        http_tokens="optional",
+        hop_limit=1,
+        http_endpoint="enabled",
+        origin=group.metadata_options.origin if group.metadata_options else None,
+    )
+    role = f"{ACCOUNT_ROLE}self-managed-al2-NodeRole"
+    assert group.role_arn == role  # through the launch template's instance profile
+    assert ("CNI002", "critical", "fail", role) in _verdicts(inventory)
+    assert [(g.what, g.line) for g in inventory.gaps] == [("iac:cluster", 32)]
