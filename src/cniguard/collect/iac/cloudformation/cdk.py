@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,21 +26,20 @@ _PROTOTYPE = re.compile(r"^(Object|Array) (?=[{\[])")
 _SNAPSHOT_ESCAPE = re.compile(r"\\(`|\\|\$\{)")
 
 
-def asset_templates(folders: Iterable[Path]) -> dict[str, Path]:
-    """Asset hash -> template file, from the ``*.assets.json`` manifests in ``folders``."""
+def asset_templates(folder: Path) -> dict[str, Path]:
+    """Asset hash -> template file, from the ``*.assets.json`` manifests in ``folder``."""
     found: dict[str, Path] = {}
-    for folder in folders:
-        for manifest in sorted(folder.glob("*.assets.json")):
-            try:
-                data = json.loads(manifest.read_text("utf-8"))
-            except (OSError, UnicodeDecodeError, ValueError):
-                continue  # not a manifest cniguard can use: nested stacks stay unread (a gap)
-            files = data.get("files") if isinstance(data, Mapping) else None
-            for asset_hash, asset in files.items() if isinstance(files, Mapping) else ():
-                source = asset.get("source") if isinstance(asset, Mapping) else None
-                path = source.get("path") if isinstance(source, Mapping) else None
-                if isinstance(path, str) and path.endswith(".json"):
-                    found[str(asset_hash)] = folder / path
+    for manifest in sorted(folder.glob("*.assets.json")):
+        try:
+            data = json.loads(manifest.read_text("utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            continue  # not a manifest cniguard can use: nested stacks stay unread (a gap)
+        files = data.get("files") if isinstance(data, Mapping) else None
+        for asset_hash, asset in files.items() if isinstance(files, Mapping) else ():
+            source = asset.get("source") if isinstance(asset, Mapping) else None
+            path = source.get("path") if isinstance(source, Mapping) else None
+            if isinstance(path, str) and path.endswith(".json"):
+                found[str(asset_hash)] = folder / path
     return found
 
 

@@ -25,6 +25,7 @@ def _decode_all(
     assets: dict[str, Path] = {}
     queue = list(paths)
     seen: set[str] = set()
+    manifests: dict[Path, dict[str, Path]] = {}  # folder -> its CDK assets, read once
     while queue:
         path = queue.pop(0)
         if os.path.normpath(path) in seen:
@@ -35,7 +36,9 @@ def _decode_all(
             out.files_read.append(str(path))
         for key, data in found:
             decoded[key], files[key] = data, str(path)
-        folder_assets = asset_templates([path.parent]) if found else {}
+        if found and path.parent not in manifests:
+            manifests[path.parent] = asset_templates(path.parent)
+        folder_assets = manifests.get(path.parent, {})
         assets.update(folder_assets)
         for data in (d for _, d in found):
             resources = data.get("Resources")

@@ -22,7 +22,7 @@ CLUSTER_TYPES = ("AWS::EKS::Cluster", "Custom::AWSCDK-EKS-Cluster", "AWSQS::EKS:
 _CUSTOM_CLUSTER = re.compile(r"^(Custom|[A-Z0-9]+)::.*EKS.?Cluster$", re.I)
 ISSUER_ATTRIBUTES = ("OpenIdConnectIssuerUrl", "OIDCIssuerURL")  # AWS / CDK, AWSQS
 PROVIDER_TYPES = ("AWS::IAM::OIDCProvider", "Custom::AWSCDKOpenIdConnectProvider")
-NODE_ENTRY_TYPES = {"EC2_LINUX": "linux", "EC2_WINDOWS": "windows"}
+NODE_ENTRY_TYPES = {"EC2": "linux", "EC2_LINUX": "linux", "EC2_WINDOWS": "windows"}
 
 
 def _bucket_copy(url: str, scanned: Mapping[str, str]) -> str | None:
