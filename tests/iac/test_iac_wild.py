@@ -267,3 +267,22 @@ def test_self_managed_al2_launch_template_without_metadata_options_allows_imdsv1
     assert group.role_arn == role  # through the launch template's instance profile
     assert ("CNI002", "critical", "fail", role) in _verdicts(inventory)
     assert [(g.what, g.line) for g in inventory.gaps] == [("iac:cluster", 32)]
+
+
+def test_jest_multi_line_strings_and_undefined_keep_the_line_count() -> None:
+    text = (
+        'exports[`x 1`] = `\n{\n  "Resources": {\n    "LT": {\n      "Properties": {\n'
+        '        "UserData": "#!/bin/bash\nset -o xtrace\n/etc/eks/bootstrap.sh \\${Name}\n",\n'
+        '        "Empty": "",\n        "Gone": undefined,\n      },\n'
+        '      "Type": "AWS::EC2::LaunchTemplate",\n    },\n  },\n}\n`;\n'
+    )
+    ((_, body),) = jest_templates(text)
+    assert body.count("\n") == len(text.splitlines()) - 2  # the closing "`;" is not part of it
+    assert json.loads(body)["Resources"]["LT"] == {
+        "Properties": {
+            "UserData": "#!/bin/bash\nset -o xtrace\n/etc/eks/bootstrap.sh ${Name}\n",
+            "Empty": "",
+            "Gone": None,
+        },
+        "Type": "AWS::EC2::LaunchTemplate",
+    }
