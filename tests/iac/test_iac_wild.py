@@ -286,3 +286,14 @@ def test_jest_multi_line_strings_and_undefined_keep_the_line_count() -> None:
         },
         "Type": "AWS::EC2::LaunchTemplate",
     }
+
+
+def test_eksctl_access_entry_role_defined_in_terraform_is_judged_by_it() -> None:
+    inventory = collect_iac([EKSCTL / "mapped-terraform"])
+    (cluster,) = inventory.clusters
+    role = f"{ACCOUNT_ROLE}reporting-nodes"  # the Terraform definition, no CNI policy
+    assert [(g.name, g.role_arn) for g in cluster.node_groups or ()] == [("reporting-nodes", role)]
+    verdicts = _verdicts(inventory)
+    assert [v for v in verdicts if v[0] == "CNI002"] == []
+    assert _identity(inventory) == [("reporting", "irsa", True)]
+    assert inventory.gaps == ()

@@ -63,7 +63,8 @@ class _Roles:
 
 
 def join_roles(clusters: list[Cluster], roles: list[Role], gaps: list[Gap]) -> list[Cluster]:
-    """Node roles and aws-node's roles by ARN resolved to the scanned role they name."""
+    """Node roles, access entry principals and aws-node's roles by ARN resolved to the scanned
+    role they name."""
     index = _Roles(roles)
     out = []
     for cluster in clusters:
@@ -93,10 +94,15 @@ def join_roles(clusters: list[Cluster], roles: list[Role], gaps: list[Gap]) -> l
             else p
             for p in cluster.pod_identity_associations or ()
         )
+        entries = tuple(  # the node groups above already name an unresolved principal
+            replace(e, principal_arn=index.resolve(e.principal_arn, cluster, e.origin, "", []))
+            for e in cluster.access_entries or ()
+        )
         out.append(
             replace(
                 cluster,
                 node_groups=groups if cluster.node_groups is not None else None,
+                access_entries=entries if cluster.access_entries is not None else None,
                 addons=addons if cluster.addons is not None else None,
                 pod_identity_associations=associations
                 if cluster.pod_identity_associations is not None
