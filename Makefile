@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench bench-deps docs clean
+.PHONY: demo test lint typecheck unit bench bench-deps docs clean policies
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,3 +48,6 @@ clean:
 .PHONY: image
 image:
 	scripts/build_image.sh
+# Refresh the bundled AWS-managed policy documents (downloads; never run by the tests).
+policies: $(STAMP)
+	$(BIN)/python scripts/update_managed_policies.py

@@ -23,6 +23,9 @@ class IacFragment:
     oidc_providers: list[OidcProvider] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
     files_read: list[str] = field(default_factory=list)
+    # clusters read from a file that may only add node groups to a cluster defined elsewhere
+    # (an eksctl config of node groups only): cluster id -> roles given the CNI policy by default
+    node_group_files: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def extend(self, other: IacFragment) -> None:
         self.clusters.extend(other.clusters)
@@ -30,3 +33,4 @@ class IacFragment:
         self.oidc_providers.extend(other.oidc_providers)
         self.gaps.extend(other.gaps)
         self.files_read.extend(other.files_read)
+        self.node_group_files.update(other.node_group_files)

@@ -25,12 +25,13 @@ SKIP_DIRS = frozenset(
     {".git", ".hg", ".svn", "node_modules", ".terraform", "__pycache__", ".venv", "cdk.out.cache"}
 )
 _TERRAFORM_SUFFIXES = (".tf", ".tfvars", ".tf.json", ".tfvars.json")
-_STRUCTURED_SUFFIXES = (".yaml", ".yml", ".json", ".template", ".cfn")
+_STRUCTURED_SUFFIXES = (".yaml", ".yml", ".json", ".template", ".cfn", ".snap")
 
 _CFN = re.compile(
     r'^\s*"?AWSTemplateFormatVersion"?\s*:|"?Type"?\s*:\s*"?AWS::[A-Za-z0-9]+::', re.M
 )
 _CFN_RESOURCES = re.compile(r'(^|[{,])\s*"?Resources"?\s*:', re.M)
+_JEST = re.compile(r"^exports\[`", re.M)
 _EKSCTL = re.compile(r'apiVersion"?\s*:\s*"?eksctl\.io/v1alpha5')
 _K8S_KIND = re.compile(r'^\s*"?kind"?\s*:\s*"?[A-Z][A-Za-z]+', re.M)
 _K8S_API = re.compile(r'^\s*"?apiVersion"?\s*:', re.M)
@@ -81,6 +82,9 @@ def classify_text(name: str, text: str) -> FileKind | None:
         return None
     if lower.endswith(".json") and _PLAN.search(text[:4096] + text[-65536:]):
         return "terraform_plan"
+    if lower.endswith(".snap"):  # Jest snapshot: only a synthesised template is of interest
+        found = _JEST.search(text) and _CFN.search(text) and _CFN_RESOURCES.search(text)
+        return "cloudformation" if found else None
     if _EKSCTL.search(text) and "ClusterConfig" in text:
         return "eksctl"
     if _CFN.search(text) and _CFN_RESOURCES.search(text):
@@ -115,10 +119,27 @@ def _judge(path: Path) -> IacFile | Skipped | None:
     return IacFile(shown, kind) if kind else None
 
 
+def _helm_templates(path: Path, charts: dict[Path, bool]) -> Path | None:
+    """The ``templates/`` folder of a Helm chart ``path`` is in (Go templates, not YAML)."""
+    for folder in path.parents:
+        if folder.name != "templates":
+            continue
+        if folder not in charts:
+            charts[folder] = (folder.parent / "Chart.yaml").is_file()
+        if charts[folder]:
+            return folder
+    return None
+
+
 def discover(paths: Sequence[Path]) -> Discovery:
-    """Every IaC file under ``paths`` (files or folders, recursively), in a stable order."""
+    """Every IaC file under ``paths`` (files or folders, recursively), in a stable order.
+
+    A Helm chart's templates are Go templates that only ``helm template`` turns into YAML: they
+    are skipped with one note per chart (its values file is read)."""
     found = Discovery()
     seen: set[Path] = set()
+    charts: dict[Path, bool] = {}
+    helm: dict[Path, int] = {}
     for root in paths:
         candidates = walk(root, skip_dirs=SKIP_DIRS) if root.is_dir() else iter([root])
         for path in candidates:
@@ -129,9 +150,21 @@ def discover(paths: Sequence[Path]) -> Discovery:
             if key in seen:
                 continue
             seen.add(key)
+            chart = _helm_templates(path, charts)
+            if chart is not None:
+                helm[chart] = helm.get(chart, 0) + 1
+                continue
             judged = _judge(path)
             if isinstance(judged, IacFile):
                 found.files.append(judged)
             elif isinstance(judged, Skipped):
                 found.skipped.append(judged)
+    found.skipped.extend(
+        Skipped(
+            str(display_path(folder)),
+            f"Helm chart templates (Go templates, {count} files): not rendered; "
+            "the chart's values file is read",
+        )
+        for folder, count in helm.items()
+    )
     return found

@@ -1,12 +1,15 @@
-"""Documents of the AWS-managed policies EKS code attaches, for IaC that names them only by ARN.
+"""Documents of every AWS-managed policy, for IaC that names them only by ARN.
 
 A live scan reads these with GetPolicyVersion; before deploy there is nothing to read, so the
-documents of the policies node, cluster and add-on roles commonly carry ship with cniguard
-(``aws_managed_policies.json``). An AWS-managed policy not listed stays unread (fail closed).
+default versions of all AWS-managed policies ship with cniguard (``aws_managed_policies.json.gz``;
+where and when they came from is in ``aws_managed_policies.meta.json``; ``make policies``
+refreshes both). An ARN not in the bundle (a policy newer than it, or a typo) stays unread: the
+permissions of a role holding it are unknown (fail closed).
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 from functools import cache
 from importlib.resources import files
@@ -17,8 +20,8 @@ from cniguard.model.common import JsonDict
 
 @cache
 def _catalogue() -> dict[str, Any]:
-    text = files("cniguard.collect.iac").joinpath("aws_managed_policies.json").read_text("utf-8")
-    policies: dict[str, Any] = json.loads(text)["policies"]
+    raw = files("cniguard.collect.iac").joinpath("aws_managed_policies.json.gz").read_bytes()
+    policies: dict[str, Any] = json.loads(gzip.decompress(raw))["policies"]
     return policies
 
 
@@ -27,7 +30,8 @@ def aws_managed_document(arn: str) -> tuple[JsonDict, str] | None:
     parts = arn.split(":", 5)
     if len(parts) != 6 or parts[4] != "aws" or not parts[5].startswith("policy/"):
         return None
-    entry = _catalogue().get(parts[5].rsplit("/", 1)[-1])
-    if entry is None or parts[5] != f"policy{entry['path']}{parts[5].rsplit('/', 1)[-1]}":
+    name = parts[5].rsplit("/", 1)[-1]
+    entry = _catalogue().get(name)
+    if entry is None or parts[5] != f"policy{entry['path']}{name}":
         return None
     return entry["document"], entry["version"]

@@ -15,6 +15,7 @@ from pathlib import Path, PurePath
 from cniguard.collect.gap_cap import cap_gaps
 from cniguard.collect.iac.base import IacFragment
 from cniguard.collect.iac.discover import Discovery, FileKind, discover
+from cniguard.collect.iac.join import join_node_group_files, join_roles
 from cniguard.model.inventory import Cluster, Gap, Inventory, Role
 from cniguard.model.kube import KubeState, ServiceAccount
 
@@ -118,7 +119,11 @@ def collect_iac(paths: Sequence[Path]) -> Inventory:
             fragment.extend(collect(files))
     manifests = collect_manifests(_files(found, "manifests"), _files(found, "helm_values"))
     gaps = list(fragment.gaps) + manifests.gaps
-    clusters = _attach(fragment.clusters, manifests.service_accounts, gaps)
+    clusters, roles = join_node_group_files(
+        fragment.clusters, fragment.roles, fragment.node_group_files, gaps
+    )
+    clusters = join_roles(clusters, roles, gaps)
+    clusters = _attach(clusters, manifests.service_accounts, gaps)
     gaps.extend(
         Gap(what="iac:file", reason=s.reason, resource=s.path)
         for s in found.skipped
@@ -140,7 +145,7 @@ def collect_iac(paths: Sequence[Path]) -> Inventory:
         .isoformat()
         .replace("+00:00", "Z"),
         clusters=tuple(clusters),
-        roles=_unique_roles(fragment.roles, gaps),
+        roles=_unique_roles(roles, gaps),
         oidc_providers=tuple(fragment.oidc_providers),
         accounts=tuple(sorted({c.account for c in clusters})),
         regions=tuple(sorted({c.region for c in clusters})),

@@ -73,8 +73,10 @@ class Evaluator:
         conditions: Mapping[str, Any] | None = None,
         import_value: Callable[[str], Any] | None = None,
         overrides: Mapping[str, Any] | None = None,
+        stack_name: str | None = None,
     ) -> None:
         self._parameters = parameters
+        self._pseudo = {**PSEUDO, "AWS::StackName": stack_name} if stack_name else PSEUDO
         self._import_value = import_value
         self._overrides = overrides or {}
         self._mappings = mappings
@@ -123,8 +125,8 @@ class Evaluator:
             return "${Ref ?}"
         if name == "AWS::NoValue":
             return NO_VALUE
-        if name in PSEUDO:
-            return PSEUDO[name]
+        if name in self._pseudo:
+            return self._pseudo[name]
         if name in self._overrides:  # a nested stack's parameter, as its parent passes it
             return self._overrides[name]
         if name in self._parameters:
