@@ -48,6 +48,8 @@ clean:
 .PHONY: image
 image:
 	scripts/build_image.sh
+
 # Refresh the bundled AWS-managed policy documents (downloads; never run by the tests).
+.PHONY: policies
 policies: $(STAMP)
 	$(BIN)/python scripts/update_managed_policies.py
