@@ -79,8 +79,9 @@ def cluster_exposure(view: ClusterView) -> dict[str, Any] | None:
         "cluster": view.cluster.arn,
         "actions": sorted(actions),
         "node_groups": exposed,
-        # nodes whose pods certainly reach the credentials; None if a count was not read
-        "nodes_exposed": None if None in counts else sum(counts),
+        # nodes whose pods certainly reach the credentials; None when a count was not read or
+        # no group is certainly exposed (only unknown ones)
+        "nodes_exposed": None if None in counts or not counts else sum(counts),
         "node_groups_unknown": sorted(unknown),
         "pods_exposed": None,
         "pods_exposed_note": PODS_UNKNOWN,
