@@ -14,7 +14,11 @@ LIVE = PriceTable("aws-price-list-api", "2026-12-06T10:00:00Z", {"us-east-1": {"
 
 def test_the_bundled_table_is_dated_and_names_its_source() -> None:
     table = bundled_table()
-    assert (table.label, table.as_of, table.source) == ("bundled", "2026-12-06", "bundled@2026-12-06")
+    assert (table.label, table.as_of, table.source) == (
+        "bundled",
+        "2026-12-06",
+        "bundled@2026-12-06",
+    )
     assert table.prices["us-east-1"]["m5.large"] == 0.096
     assert table.prices["eu-west-1"]["m5.large"] == 0.107
 
@@ -74,7 +78,10 @@ def test_cost_table_parses_and_defaults_to_no_engineer_time() -> None:
         ({"discount": "10%"}, "cfg: cost.discount must be a number, not '10%'"),
         ({"responders": 0}, "cfg: cost.responders must be a whole number of at least 1"),
         ({"engineer_hourly_rate": -5}, "cfg: cost.engineer_hourly_rate must not be negative"),
-        ({"prices": {"m5.large": "cheap"}}, "cfg: cost.prices.m5.large must be a number, not 'cheap'"),
+        (
+            {"prices": {"m5.large": "cheap"}},
+            "cfg: cost.prices.m5.large must be a number, not 'cheap'",
+        ),
         ({"prices": []}, "cfg: [cost.prices] must be a table of instance type = price"),
         ({"currency": ""}, "cfg: cost.currency must be a non-empty string"),
         ({"rate": 1}, "cfg: unknown key(s) in [cost]: rate"),
