@@ -18,8 +18,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from core.scenarios import ACCOUNT, REGION, cluster, inventory, kube
-
 from cniguard.demo.builders import (
     EC2_TRUST,
     WORKER_NODE_DOC,
@@ -31,6 +29,7 @@ from cniguard.demo.builders import (
 )
 from cniguard.engine import evaluate
 from cniguard.model.inventory import Cluster, MetadataOptions, Role
+from core.scenarios import ACCOUNT, REGION, cluster, inventory, kube
 
 ENI_ACTIONS = [
     "ec2:AssignPrivateIpAddresses",

@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from core.scenarios import outage
-
 from cniguard.config import Config
 from cniguard.cost.settings import CostConfig
 from cniguard.engine import evaluate
 from cniguard.model.inventory import Inventory
+from core.scenarios import outage
 
 TYPE = "node.kubernetes.io/instance-type"
 
@@ -104,3 +103,16 @@ def test_a_healthy_fleet_has_an_empty_cost_section() -> None:
         "price_sources": [],
     }
     assert all("cost" not in f.evidence for f in report.findings)
+
+
+def test_the_summary_states_the_burn_and_its_limits() -> None:
+    from cniguard.report.summary import facts
+
+    report = evaluate(_outage("m5.large", "c5.xlarge", "x9.huge"))
+    assert dict(facts(report))["Outage cost"] == (
+        "at least USD 0.27/h (1 unpriced) for 3 NotReady node(s) on 1 cluster(s); "
+        "2 stranded pod(s); engineer time not counted; prices: bundled@2026-12-06"
+    )
+    assert dict(facts(report))["Exposed to the CNI's permissions"] == (
+        "0 cluster(s), 0 node(s), pods not counted; 0 ENI action(s)"
+    )

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from store.factory import arn, cluster, finding, report
 
 from cniguard.model.finding import Finding
 from cniguard.store import save_report
 from cniguard.store.database import get_engine
 from cniguard.store.kpi import compute_kpis
+from store.factory import arn, cluster, finding, report
 
 UNTIL = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 BUNDLED = "bundled@2026-12-06"
@@ -177,3 +177,21 @@ def test_exposure_follows_each_clusters_latest_scan(tmp_path: Path) -> None:
         "pods_exposed": None,
         "actions": [],
     }
+
+
+def test_the_kpi_command_rows(month: str) -> None:
+    from cniguard.cost.text import kpi_rows
+
+    kpis = compute_kpis(get_engine(month), dt.timedelta(days=30), UNTIL)
+    assert kpi_rows(kpis) == [
+        (
+            "Cost of CNI incidents",
+            "at least USD 4,105.67 (1 part(s) without a price) over 4 incident(s) "
+            "(dev USD 2,501.06, prod USD 1,604.61)",
+        ),
+        ("Node-hours / stranded pod-hours", "49 / 72; prices: bundled@2026-12-06"),
+        (
+            "Exposed to CNI permissions",
+            "0 cluster(s), 0 node(s), pods not counted; 0 ENI action(s); 2 cluster(s) unknown",
+        ),
+    ]

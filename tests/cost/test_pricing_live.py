@@ -5,14 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
-from core.scenarios import outage
-from fakes.pricing import ec2_product
-from fakes.proxy import FakeAws, Faults
-
 from cniguard.collect.aws.calls import new_session
 from cniguard.collect.aws.pricing import fetch_prices, priced_inventory
 from cniguard.config import Config
 from cniguard.engine import evaluate
+from core.scenarios import outage
+from fakes.pricing import ec2_product
+from fakes.proxy import FakeAws, Faults
 
 NOW = dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.UTC)
 TYPE = "node.kubernetes.io/instance-type"
