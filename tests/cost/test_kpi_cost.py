@@ -195,3 +195,28 @@ def test_the_kpi_command_rows(month: str) -> None:
             "0 cluster(s), 0 node(s), pods not counted; 0 ENI action(s); 2 cluster(s) unknown",
         ),
     ]
+
+
+def test_dashboard_tiles_and_metrics(month: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from cniguard.web.app import create_app
+
+    client = TestClient(create_app(month))
+    page = client.get("/", params={"since": "3650d"}).text
+    assert (
+        '<div class="tile" id="kpi-cni-cost"><span class="value">&ge; USD 4,105.67</span>'
+        '<span class="name">cost of CNI incidents (4 incident(s), 1 without a price)</span></div>'
+    ) in page
+    assert (
+        '<div class="tile" id="kpi-cni-exposure"><span class="value">0</span><span class="name">'
+        "clusters exposing the CNI's permissions to pods (0 node(s); pods not counted; "
+        "2 unknown)</span></div>"
+    ) in page
+    metrics = client.get("/metrics").text.splitlines()
+    assert [line for line in metrics if line.startswith("cniguard_cni_incident_cost{")] == [
+        'cniguard_cni_incident_cost{complete="false",currency="USD",environment="dev"} 2501.06',
+        'cniguard_cni_incident_cost{complete="true",currency="USD",environment="prod"} 1604.61',
+    ]
+    assert "cniguard_clusters_exposed_to_cni_permissions 0.0" in metrics
+    assert "cniguard_nodes_exposed_to_cni_permissions 0.0" in metrics
