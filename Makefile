@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench bench-deps docs clean
+.PHONY: demo test lint typecheck unit bench bench-deps docs clean prices
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,3 +43,8 @@ bench-deps:
 
 clean:
 	rm -rf $(VENV) .bench .mypy_cache .ruff_cache .pytest_cache
+
+# Refresh the bundled on-demand price table from the AWS Price List API (needs AWS credentials
+# allowed pricing:GetProducts; never run by the tests). See docs/finops.md.
+prices: $(STAMP)
+	$(BIN)/python scripts/update_prices.py

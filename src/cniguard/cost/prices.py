@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from cniguard.cost.settings import CostConfig
 
-BUNDLED_FILE = "prices_2026-12-06.json"
+BUNDLED_GLOB = "prices_*.json"  # one dated table; `make prices` replaces it
 LIST_CURRENCY = "USD"
 META_KEY = "prices"  # Inventory.meta key of a live price list
 
@@ -65,10 +66,12 @@ def table_from_json(data: Any, label: str | None = None) -> PriceTable | None:
 
 @cache
 def bundled_table() -> PriceTable:
-    text = resources.files("cniguard.cost").joinpath(BUNDLED_FILE).read_text(encoding="utf-8")
-    table = table_from_json(json.loads(text), "bundled")
+    """The newest dated table shipped in the package."""
+    files = [f for f in resources.files("cniguard.cost").iterdir() if fnmatch(f.name, BUNDLED_GLOB)]
+    newest = max(files, key=lambda f: f.name)
+    table = table_from_json(json.loads(newest.read_text(encoding="utf-8")), "bundled")
     if table is None:  # the package's own file: a broken one is a build error
-        raise ValueError(f"{BUNDLED_FILE} is not a price table")
+        raise ValueError(f"{newest.name} is not a price table")
     return table
 
 
