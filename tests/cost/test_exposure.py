@@ -17,6 +17,7 @@ So: 1 cluster exposed (alpha, 8 nodes), 1 unknown (gamma), beta and delta not ex
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from cniguard.demo.builders import (
     EC2_TRUST,
@@ -28,7 +29,7 @@ from cniguard.demo.builders import (
     role,
 )
 from cniguard.engine import evaluate
-from cniguard.model.inventory import Cluster, MetadataOptions, Role
+from cniguard.model.inventory import Cluster, MetadataOptions, NodeGroup, Role
 from core.scenarios import ACCOUNT, REGION, cluster, inventory, kube
 
 ENI_ACTIONS = [
@@ -53,18 +54,19 @@ def _arn(name: str) -> str:
     return f"arn:aws:eks:{REGION}:{ACCOUNT}:cluster/{name}"
 
 
-def _cluster(name: str, *groups: object, node_count: int = 3, group: str = "open") -> Cluster:
+def _cluster(name: str, *groups: NodeGroup) -> Cluster:
+    """Three nodes read, all labelled as node group "open"."""
     return cluster(
         arn=_arn(name),
         name=name,
         node_groups=groups,
-        kube=kube(nodes=nodes(REGION, node_count, group)),
+        kube=kube(nodes=nodes(REGION, 3, "open")),
     )
 
 
 def _fleet() -> list[Cluster]:
-    def ng(cluster_name: str, group: str, **kw: object) -> object:
-        return node_group(group, f"arn:aws:iam::{ACCOUNT}:role/{cluster_name}-node", **kw)  # type: ignore[arg-type]
+    def ng(cluster_name: str, group: str, **kw: Any) -> NodeGroup:
+        return node_group(group, f"arn:aws:iam::{ACCOUNT}:role/{cluster_name}-node", **kw)
 
     unread = replace(ng("gamma", "unread"), metadata_options=None)
     off = replace(

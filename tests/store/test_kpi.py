@@ -74,7 +74,7 @@ DAY2 = {
     "mttr_hours": {"cni_incidents": 36.0, "resolved_incidents": 1},
 }
 
-UNPRICED_CNI030 = {
+UNPRICED_CNI030: dict[str, Any] = {
     "amount": None,
     "currency": None,
     "complete": False,
