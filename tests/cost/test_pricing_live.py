@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import replace
+from pathlib import Path
 
 from cniguard.collect.aws.calls import new_session
 from cniguard.collect.aws.pricing import fetch_prices, priced_inventory
 from cniguard.config import Config
 from cniguard.engine import evaluate
+from cniguard.model.inventory import Inventory
 from core.scenarios import outage
 from fakes.pricing import ec2_product
 from fakes.proxy import FakeAws, Faults
@@ -68,16 +71,20 @@ def test_pages_are_followed(aws: FakeAws) -> None:
     assert [len(p["PriceList"]) for p in pages] == [2, 1]
 
 
-def test_live_prices_feed_the_cost_evidence(aws: FakeAws) -> None:
-    _catalogue(aws)
+def _typed_outage(*types: str) -> Inventory:
     inv = outage()
     (cluster,) = inv.clusters
     assert cluster.kube is not None and cluster.kube.nodes is not None
     nodes = tuple(
         replace(n, labels={**n.labels, TYPE: t})
-        for n, t in zip(cluster.kube.nodes, ("m5.large", "c5.large", "m5.xlarge"), strict=True)
+        for n, t in zip(cluster.kube.nodes, types, strict=True)
     )
-    inv = replace(inv, clusters=(replace(cluster, kube=replace(cluster.kube, nodes=nodes)),))
+    return replace(inv, clusters=(replace(cluster, kube=replace(cluster.kube, nodes=nodes)),))
+
+
+def test_live_prices_feed_the_cost_evidence(aws: FakeAws) -> None:
+    _catalogue(aws)
+    inv = _typed_outage("m5.large", "c5.large", "m5.xlarge")
     priced = priced_inventory(inv, new_session(), NOW)
     assert priced.meta["prices"] == {
         "source": "aws-price-list-api",
@@ -104,3 +111,37 @@ def test_access_denied_is_recorded_once_and_falls_back(aws: FakeAws) -> None:
     assert table.prices == {}
     assert len(errors) == 1 and errors[0].startswith("us-east-1/c5.large: AccessDeniedException: ")
     assert aws.traffic.calls["pricing:GetProducts"] == 1
+
+
+def test_scan_reads_live_prices_when_configured(aws: FakeAws, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cniguard.cli.main import app
+    from cniguard.model.codec import save_inventory
+
+    _catalogue(aws)
+    save_inventory(_typed_outage("m5.large", "m5.large", "c5.large"), tmp_path / "inv.json")
+    config = tmp_path / "cniguard.toml"
+    config.write_text("[cost]\nlive_prices = true\n", encoding="utf-8")
+    args = ["scan", "--inventory", str(tmp_path / "inv.json"), "--format", "json"]
+
+    off = CliRunner().invoke(app, args)
+    on = CliRunner().invoke(app, [*args, "--config", str(config)])
+
+    assert (off.exit_code, on.exit_code) == (0, 0), on.output
+    assert aws.traffic.calls["pricing:GetProducts"] == 2  # one per type, only when configured
+    doc = json.loads(on.stdout)
+    assert list(doc["coverage"]["collection"]["prices"]["prices"]) == ["us-east-1"]
+    assert doc["kpis"]["cost"]["not_ready_nodes_per_hour"] == 0.277  # 2 x 0.096 + 0.085
+    assert doc["kpis"]["cost"]["price_sources"][0].startswith("aws-price-list-api@")
+    assert json.loads(off.stdout)["kpis"]["cost"]["price_sources"] == ["bundled@2026-12-06"]
+
+
+def test_an_unknown_profile_is_an_error_not_a_crash(aws: FakeAws) -> None:
+    from cniguard.collect.aws.pricing import live_prices
+
+    priced = live_prices(_typed_outage("m5.large", "c5.large", "m5.xlarge"), "no-such-profile")
+    assert priced.meta["prices"]["prices"] == {}
+    assert priced.meta["prices"]["errors"] == [
+        "ProfileNotFound: The config profile (no-such-profile) could not be found"
+    ]

@@ -7,6 +7,7 @@ Example::
     discount = 0.28                   # Savings Plans / RIs: list prices x (1 - discount)
     engineer_hourly_rate = 95.0       # engineer time is counted only when this is set
     responders = 2
+    live_prices = true                # ask pricing:GetProducts for the scanned nodes' types
     [cost.prices]                     # your own hourly prices, used as given (no discount)
     "m5.large" = 0.071
 """
@@ -18,7 +19,14 @@ from typing import Any
 
 from cniguard.model.codec import InputError
 
-KNOWN_KEYS = {"currency", "discount", "engineer_hourly_rate", "responders", "prices"}
+KNOWN_KEYS = {
+    "currency",
+    "discount",
+    "engineer_hourly_rate",
+    "responders",
+    "prices",
+    "live_prices",
+}
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,7 @@ class CostConfig:
     engineer_hourly_rate: float | None = None  # None: engineer time is not counted
     responders: int = 1
     prices: dict[str, float] = field(default_factory=dict)  # instance type -> hourly price
+    live_prices: bool = False  # `scan` reads the Price List API (needs pricing:GetProducts)
 
 
 def _number(value: Any, where: str) -> float:
@@ -62,6 +71,10 @@ def parse_cost(table: dict[str, Any], source: str) -> CostConfig:
         if isinstance(responders, bool) or not isinstance(responders, int) or responders < 1:
             raise InputError(f"{source}: cost.responders must be a whole number of at least 1")
         kwargs["responders"] = responders
+    if "live_prices" in table:
+        if not isinstance(table["live_prices"], bool):
+            raise InputError(f"{source}: cost.live_prices must be true or false")
+        kwargs["live_prices"] = table["live_prices"]
     prices = table.get("prices", {})
     if not isinstance(prices, dict):
         raise InputError(f"{source}: [cost.prices] must be a table of instance type = price")

@@ -21,6 +21,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from cniguard.collect.aws.calls import new_session
 from cniguard.collect.aws.errors import error_code
 from cniguard.cost.incident import REGION_LABEL, instance_type
 from cniguard.cost.prices import META_KEY, PriceTable
@@ -68,14 +69,18 @@ def fetch_prices(
     session: boto3.Session, wanted: Iterable[tuple[str, str]], now: dt.datetime
 ) -> tuple[PriceTable, list[str]]:
     """Prices of ``wanted`` (region, instance type) pairs, and the errors met (never a price)."""
-    client = session.client(
-        "pricing",
-        region_name=PRICING_REGION,
-        config=Config(retries={"mode": "adaptive", "max_attempts": 6}),
-    )
-    paginator = client.get_paginator("get_products")
     prices: dict[str, dict[str, float]] = {}
     errors: list[str] = []
+    stamp = now.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    try:
+        client = session.client(
+            "pricing",
+            region_name=PRICING_REGION,
+            config=Config(retries={"mode": "adaptive", "max_attempts": 6}),
+        )
+    except BotoCoreError as exc:  # e.g. an unknown profile: no price, and say why
+        return PriceTable("aws-price-list-api", stamp, prices), [f"{type(exc).__name__}: {exc}"]
+    paginator = client.get_paginator("get_products")
     for region, itype in sorted(set(wanted)):
         found: set[float] = set()
         try:
@@ -91,7 +96,6 @@ def fetch_prices(
             continue
         if len(found) == 1:
             prices.setdefault(region, {})[itype] = found.pop()
-    stamp = now.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     return PriceTable("aws-price-list-api", stamp, prices), errors
 
 
@@ -103,3 +107,8 @@ def priced_inventory(inventory: Inventory, session: boto3.Session, now: dt.datet
     table, errors = fetch_prices(session, wanted, now)
     meta = {**inventory.meta, META_KEY: {**table.to_json(), "errors": errors}}
     return replace(inventory, meta=meta)
+
+
+def live_prices(inventory: Inventory, profile: str | None) -> Inventory:
+    """``priced_inventory`` with the caller's credentials (``[cost] live_prices = true``)."""
+    return priced_inventory(inventory, new_session(profile_name=profile), dt.datetime.now(dt.UTC))
