@@ -85,6 +85,7 @@ def test_cost_table_parses_and_defaults_to_no_engineer_time() -> None:
         ({"prices": []}, "cfg: [cost.prices] must be a table of instance type = price"),
         ({"currency": ""}, "cfg: cost.currency must be a non-empty string"),
         ({"rate": 1}, "cfg: unknown key(s) in [cost]: rate"),
+        ({"live_prices": "yes"}, "cfg: cost.live_prices must be true or false"),
     ],
 )
 def test_a_bad_cost_value_is_one_clear_error(table: dict[str, object], message: str) -> None:
