@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import pytest
+
 from cniguard.config import Config
 from cniguard.cost.settings import CostConfig
 from cniguard.engine import evaluate
 from cniguard.model.inventory import Inventory
+from cniguard.report.summary import facts
 from core.scenarios import outage
 
 TYPE = "node.kubernetes.io/instance-type"
@@ -55,6 +58,7 @@ def test_bundled_prices_and_an_unknown_type() -> None:
     assert costs["fleet"] == {
         "currency": "USD",
         "clusters_in_outage": 1,
+        "clusters_cost_failed": 0,
         "not_ready_nodes": 3,
         "not_ready_nodes_per_hour": 0.266,
         "not_ready_nodes_unpriced": 1,
@@ -95,6 +99,7 @@ def test_a_healthy_fleet_has_an_empty_cost_section() -> None:
     assert report.kpis["cost"] == {
         "currency": "USD",
         "clusters_in_outage": 0,
+        "clusters_cost_failed": 0,
         "not_ready_nodes": 0,
         "not_ready_nodes_per_hour": 0,
         "not_ready_nodes_unpriced": 0,
@@ -106,8 +111,6 @@ def test_a_healthy_fleet_has_an_empty_cost_section() -> None:
 
 
 def test_the_summary_states_the_burn_and_its_limits() -> None:
-    from cniguard.report.summary import facts
-
     report = evaluate(_outage("m5.large", "c5.xlarge", "x9.huge"))
     assert dict(facts(report))["Outage cost"] == (
         "at least USD 0.27/h (1 unpriced) for 3 NotReady node(s) on 1 cluster(s); "
@@ -116,3 +119,23 @@ def test_the_summary_states_the_burn_and_its_limits() -> None:
     assert dict(facts(report))["Exposed to the CNI's permissions"] == (
         "0 cluster(s), 0 node(s), pods not counted; 0 ENI action(s)"
     )
+
+
+def test_a_cost_bug_leaves_the_audit_intact(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cniguard.cost.incident
+    import cniguard.cost.section
+
+    def boom(*_: object) -> None:
+        raise ValueError("boom")
+
+    monkeypatch.setattr(cniguard.cost.incident, "cluster_cost", boom)
+    monkeypatch.setattr(cniguard.cost.section, "cluster_exposure", boom)
+    report = evaluate(_outage("m5.large", "c5.xlarge", "x9.huge"))
+    assert {f.rule_id: f.evidence["cost"] for f in report.findings if "cost" in f.evidence} == {
+        r: {"error": "ValueError: boom"} for r in ("CNI030", "CNI031", "CNI032")
+    }
+    cost, exposure = report.kpis["cost"], report.kpis["exposure"]
+    assert (cost["clusters_in_outage"], cost["clusters_cost_failed"]) == (1, 1)
+    assert cost["not_ready_nodes_per_hour"] is None
+    assert (exposure["clusters_exposed"], exposure["clusters_exposure_unknown"]) == (0, 1)
+    assert dict(facts(report))["Outage cost"].endswith("cost unknown for 1 cluster(s) (error)")

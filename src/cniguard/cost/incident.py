@@ -80,8 +80,14 @@ def cluster_cost(view: ClusterView, findings: list[Finding]) -> dict[str, Any] |
 
 
 def with_cost(view: ClusterView, findings: list[Finding]) -> list[Finding]:
-    """The findings, failing symptom findings carrying the cluster's cost block as evidence."""
-    block = cluster_cost(view, findings)
+    """The findings, failing symptom findings carrying the cluster's cost block as evidence.
+
+    A cost that cannot be worked out is an ``error`` block (its cost unknown), never a crash of
+    the report and never 0."""
+    try:
+        block = cluster_cost(view, findings)
+    except Exception as exc:  # the audit's verdicts must survive a cost bug
+        block = {"error": f"{type(exc).__name__}: {exc}"}
     if block is None:
         return findings
     return [
@@ -93,7 +99,10 @@ def with_cost(view: ClusterView, findings: list[Finding]) -> list[Finding]:
 
 
 def fleet_cost(blocks: list[dict[str, Any]], currency: str) -> dict[str, Any]:
-    """The report's fleet cost section: the sum of the clusters' hourly burn."""
+    """The report's fleet cost section: the sum of the clusters' hourly burn (a cluster whose
+    cost failed counts as unpriced)."""
+    failed = len([b for b in blocks if "error" in b])
+    blocks = [b for b in blocks if "error" not in b]
     per_hour = [b["not_ready_nodes_per_hour"] for b in blocks]
     engineer = [b["engineer_per_hour"] for b in blocks if b["engineer_per_hour"] is not None]
     unpriced: Counter[str] = Counter()
@@ -102,9 +111,12 @@ def fleet_cost(blocks: list[dict[str, Any]], currency: str) -> dict[str, Any]:
     known = [p for p in per_hour if p is not None]
     return {
         "currency": currency,
-        "clusters_in_outage": len(blocks),
+        "clusters_in_outage": len(blocks) + failed,
+        "clusters_cost_failed": failed,
         "not_ready_nodes": sum(b["not_ready_nodes"] for b in blocks),
-        "not_ready_nodes_per_hour": round(sum(known), 4) if known or not blocks else None,
+        "not_ready_nodes_per_hour": round(sum(known), 4)
+        if known or not (blocks or failed)
+        else None,
         "not_ready_nodes_unpriced": sum(unpriced.values()),
         "stranded_pods": sum(b["stranded_pods"] or 0 for b in blocks),
         "engineer_per_hour": round(sum(engineer), 2) if engineer else None,

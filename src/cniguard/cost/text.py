@@ -35,6 +35,11 @@ def report_facts(kpis: dict[str, Any]) -> tuple[tuple[str, str], ...]:
                     else "not counted"
                 )
                 + f"; prices: {', '.join(cost['price_sources']) or 'none'}"
+                + (
+                    f"; cost unknown for {cost['clusters_cost_failed']} cluster(s) (error)"
+                    if cost["clusters_cost_failed"]
+                    else ""
+                )
             )
         lines.append(("Outage cost", value))
     exposure = kpis.get("exposure")

@@ -111,8 +111,8 @@ def cost_of_cni_incidents(
         cost = evidence.get("cost") if isinstance(evidence, dict) else None
         key = (env, cluster)
         spans[key].append((low, high))
-        if not isinstance(cost, dict):
-            book.unknown += 1  # stored before cost was reported: unknown, not free
+        if not isinstance(cost, dict) or "error" in cost:
+            book.unknown += 1  # stored before cost was reported, or failed: unknown, not free
             engineer_rate.setdefault(key, None)
             continue
         book.currencies.add(str(cost.get("currency")))
