@@ -50,6 +50,18 @@ class _Books:
     sources: set[str] = field(default_factory=set)
     currencies: set[str] = field(default_factory=set)
 
+    def add(self, other: _Books) -> None:
+        self.incidents += other.incidents
+        self.node_hours += other.node_hours
+        self.node_cost += other.node_cost
+        self.stranded_pod_hours += other.stranded_pod_hours
+        self.engineer_hours += other.engineer_hours
+        self.engineer_cost += other.engineer_cost
+        self.priced += other.priced
+        self.unknown += other.unknown
+        self.sources |= other.sources
+        self.currencies |= other.currencies
+
     def as_json(self) -> dict[str, Any]:
         amount = self.node_cost + self.engineer_cost
         mixed = len(self.currencies) > 1
@@ -100,7 +112,7 @@ def cost_of_cni_incidents(
         query = query.where(or_(Incident.resolved_at.is_(None), Incident.resolved_at >= start))
     books: dict[str, _Books] = defaultdict(_Books)
     spans: dict[tuple[str, str], list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
-    engineer_rate: dict[tuple[str, str], float | None] = {}
+    engineer_rate: dict[tuple[str, str], float] = {}  # any incident's evidence may carry it
     for cluster, rule_id, opened, resolved, evidence, environment in conn.execute(query):
         low = max(as_utc(opened), start) if start is not None else as_utc(opened)
         high = min(as_utc(resolved), until) if resolved is not None else until
@@ -113,10 +125,10 @@ def cost_of_cni_incidents(
         spans[key].append((low, high))
         if not isinstance(cost, dict) or "error" in cost:
             book.unknown += 1  # stored before cost was reported, or failed: unknown, not free
-            engineer_rate.setdefault(key, None)
             continue
         book.currencies.add(str(cost.get("currency")))
-        engineer_rate[key] = cost.get("engineer_per_hour")
+        if cost.get("engineer_per_hour") is not None:
+            engineer_rate[key] = float(cost["engineer_per_hour"])
         if rule_id == "CNI030" and isinstance(cost.get("stranded_pods"), int):
             book.stranded_pod_hours += hours * cost["stranded_pods"]
         if rule_id == "CNI031":
@@ -129,25 +141,15 @@ def cost_of_cni_incidents(
                 book.node_cost += hours * float(per_hour)
                 book.priced += 1
                 book.sources.update(cost.get("price_sources") or ())
-    for (env, _cluster), cluster_spans in spans.items():
-        rate = engineer_rate.get((env, _cluster))
-        if rate is not None:
+    for key, cluster_spans in spans.items():
+        if key in engineer_rate:
             hours = _union_hours(cluster_spans)
-            books[env].engineer_hours += hours
-            books[env].engineer_cost += hours * float(rate)
-            books[env].priced += 1
+            books[key[0]].engineer_hours += hours
+            books[key[0]].engineer_cost += hours * engineer_rate[key]
+            books[key[0]].priced += 1
     fleet = _Books()
     for book in books.values():
-        fleet.incidents += book.incidents
-        fleet.node_hours += book.node_hours
-        fleet.node_cost += book.node_cost
-        fleet.stranded_pod_hours += book.stranded_pod_hours
-        fleet.engineer_hours += book.engineer_hours
-        fleet.engineer_cost += book.engineer_cost
-        fleet.priced += book.priced
-        fleet.unknown += book.unknown
-        fleet.sources |= book.sources
-        fleet.currencies |= book.currencies
+        fleet.add(book)
     return {**fleet.as_json(), "by_environment": {e: b.as_json() for e, b in sorted(books.items())}}
 
 
