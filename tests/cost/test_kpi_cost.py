@@ -220,3 +220,15 @@ def test_dashboard_tiles_and_metrics(month: str) -> None:
     ]
     assert "cniguard_clusters_exposed_to_cni_permissions 0.0" in metrics
     assert "cniguard_nodes_exposed_to_cni_permissions 0.0" in metrics
+
+
+def test_a_window_without_incidents_says_so(month: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from cniguard.cost.text import kpi_rows
+    from cniguard.web.app import create_app
+
+    kpis = compute_kpis(get_engine(month), dt.timedelta(days=5), UNTIL)
+    assert kpi_rows(kpis)[0] == ("Cost of CNI incidents", "no CNI incident in the window")
+    page = TestClient(create_app(month)).get("/", params={"since": "1h"}).text
+    assert '<div class="tile" id="kpi-cni-cost"><span class="value">none</span>' in page

@@ -63,6 +63,11 @@ def kpi_rows(kpis: dict[str, Any]) -> list[tuple[str, str]]:
     """Rows of `cniguard kpi` for ``cost_of_cni_incidents`` and ``cni_permission_exposure``
     (labels no longer than the table's own, so its alignment does not move)."""
     cost = kpis["cost_of_cni_incidents"]
+    if not cost["incidents"]:
+        return [
+            ("Cost of CNI incidents", "no CNI incident in the window"),
+            ("Exposed to CNI permissions", exposure_text(kpis["cni_permission_exposure"])),
+        ]
     amount = _money(cost["amount"], cost["currency"])
     if cost["amount"] is not None and not cost["complete"]:
         amount = f"at least {amount} ({cost['incidents_unpriced']} part(s) without a price)"
