@@ -129,6 +129,10 @@ def test_a_month_of_two_incidents_costs_what_the_hand_calculation_says(month: st
         "engineer_cost": 4100.0,
         "price_sources": [BUNDLED],
         "by_environment": {"dev": dev, "prod": prod},
+        "by_cluster": {
+            arn("batch"): {"environment": "dev", **dev},
+            arn("shop"): {"environment": "prod", **prod},
+        },
     }
 
 

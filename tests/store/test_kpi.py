@@ -11,7 +11,7 @@ from cniguard.store import save_report
 from cniguard.store.database import get_engine
 from cniguard.store.kpi import compute_kpis
 
-from .factory import cluster, finding, report
+from .factory import arn, cluster, finding, report
 
 NOW = dt.datetime(2026, 3, 3, tzinfo=dt.UTC)
 MODES0 = dict.fromkeys(
@@ -100,7 +100,11 @@ def test_kpis_over_thirty_days(history: str) -> None:
         "trend": [DAY1, DAY2],
         # FinOps (store/kpi_cost.py): the CNI030 finding was stored without a cost block, so
         # its cost is unknown (None, not 0); no scan reported exposure, so every cluster is unknown
-        "cost_of_cni_incidents": {**UNPRICED_CNI030, "by_environment": {"prod": UNPRICED_CNI030}},
+        "cost_of_cni_incidents": {
+            **UNPRICED_CNI030,
+            "by_environment": {"prod": UNPRICED_CNI030},
+            "by_cluster": {arn("p2"): {"environment": "prod", **UNPRICED_CNI030}},
+        },
         "cni_permission_exposure": {
             "clusters_exposed": 0,
             "clusters_exposure_unknown": 5,

@@ -11,7 +11,8 @@ Cost of the CNI incidents (CNI030-CNI032) open during the window, each clipped t
 
 A finding stored without a cost block, or whose NotReady nodes had no price, makes its part
 unknown: the amount then covers the rest and ``complete`` is false; with nothing priced the
-amount is ``None``, never 0. Totals are also given per environment (the cluster's latest one).
+amount is ``None``, never 0. Totals are also given per environment (the cluster's latest one)
+and per cluster.
 
 Exposure: each cluster at its latest scan, from that scan's ``kpis.exposure`` (a scan stored
 before exposure was reported leaves the cluster unknown).
@@ -110,18 +111,17 @@ def cost_of_cni_incidents(
     )
     if start is not None:
         query = query.where(or_(Incident.resolved_at.is_(None), Incident.resolved_at >= start))
-    books: dict[str, _Books] = defaultdict(_Books)
+    books: dict[tuple[str, str], _Books] = defaultdict(_Books)  # by (environment, cluster)
     spans: dict[tuple[str, str], list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
     engineer_rate: dict[tuple[str, str], float] = {}  # any incident's evidence may carry it
     for cluster, rule_id, opened, resolved, evidence, environment in conn.execute(query):
         low = max(as_utc(opened), start) if start is not None else as_utc(opened)
         high = min(as_utc(resolved), until) if resolved is not None else until
         hours = max((high - low) / HOUR, 0.0)
-        env = environment or NO_ENVIRONMENT
-        book = books[env]
+        key = (environment or NO_ENVIRONMENT, cluster)
+        book = books[key]
         book.incidents += 1
         cost = evidence.get("cost") if isinstance(evidence, dict) else None
-        key = (env, cluster)
         spans[key].append((low, high))
         if not isinstance(cost, dict) or "error" in cost:
             book.unknown += 1  # stored before cost was reported, or failed: unknown, not free
@@ -144,13 +144,22 @@ def cost_of_cni_incidents(
     for key, cluster_spans in spans.items():
         if key in engineer_rate:
             hours = _union_hours(cluster_spans)
-            books[key[0]].engineer_hours += hours
-            books[key[0]].engineer_cost += hours * engineer_rate[key]
-            books[key[0]].priced += 1
+            books[key].engineer_hours += hours
+            books[key].engineer_cost += hours * engineer_rate[key]
+            books[key].priced += 1
     fleet = _Books()
-    for book in books.values():
+    by_env: dict[str, _Books] = defaultdict(_Books)
+    for (env, _), book in books.items():
         fleet.add(book)
-    return {**fleet.as_json(), "by_environment": {e: b.as_json() for e, b in sorted(books.items())}}
+        by_env[env].add(book)
+    return {
+        **fleet.as_json(),
+        "by_environment": {e: b.as_json() for e, b in sorted(by_env.items())},
+        "by_cluster": {
+            cluster: {"environment": env, **b.as_json()}
+            for (env, cluster), b in sorted(books.items(), key=lambda item: item[0][1])
+        },
+    }
 
 
 def cni_permission_exposure(
