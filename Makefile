@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench bench-deps docs clean policies
+.PHONY: demo test lint typecheck unit bench bench-deps docs clean policies prices
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,9 @@ image:
 	scripts/build_image.sh
 
 # Refresh the bundled AWS-managed policy documents (downloads; never run by the tests).
-.PHONY: policies
 policies: $(STAMP)
 	$(BIN)/python scripts/update_managed_policies.py
+# Refresh the bundled on-demand price table from the AWS Price List API (needs AWS credentials
+# allowed pricing:GetProducts; never run by the tests). See docs/finops.md.
+prices: $(STAMP)
+	$(BIN)/python scripts/update_prices.py

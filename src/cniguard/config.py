@@ -19,6 +19,9 @@ Example::
     resource = "arn:aws:eks:*:111122223333:cluster/sandbox-*"
     reason = "sandbox clusters run no IRSA"
     expires = 2027-01-31
+
+    [cost]                     # FinOps figures (docs/finops.md; cniguard/cost/settings.py)
+    engineer_hourly_rate = 95.0
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from cniguard.cost.settings import CostConfig, parse_cost
 from cniguard.model.codec import InputError, read_utf8
 from cniguard.model.finding import SEVERITIES, Severity
 
@@ -52,6 +56,7 @@ class Config:
     suppressions: tuple[Suppression, ...] = ()
     stuck_pod_minutes: int = 10
     today: dt.date | None = None  # fixed date for reproducible runs (demo, tests); None = today
+    cost: CostConfig = field(default_factory=CostConfig)  # [cost]: see cost/settings.py
 
     def is_production(self, tags: dict[str, str] | None) -> bool:
         if not tags:
@@ -92,7 +97,7 @@ def _toml_type(value: Any) -> str:
 
 
 def parse_config(data: dict[str, Any], source: str = "config") -> Config:
-    known = {"required_tags", "production", "severity", "suppressions", "thresholds"}
+    known = {"required_tags", "production", "severity", "suppressions", "thresholds", "cost"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise InputError(f"{source}: unknown key(s): {', '.join(unknown)}")
@@ -153,6 +158,7 @@ def parse_config(data: dict[str, Any], source: str = "config") -> Config:
             )
         )
     kwargs["suppressions"] = tuple(sups)
+    kwargs["cost"] = parse_cost(_table(data, "cost", source), source)
     return Config(**kwargs)
 
 

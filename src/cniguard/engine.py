@@ -17,6 +17,8 @@ from typing import Any
 from cniguard import __version__
 from cniguard.analysis import ClusterView, InventoryIndex, roles_in
 from cniguard.config import Config, Suppression
+from cniguard.cost.incident import with_cost
+from cniguard.cost.section import finops_kpis
 from cniguard.model.codec import dump_python
 from cniguard.model.finding import (
     IDENTITY_MODES,
@@ -266,6 +268,7 @@ def _evaluate(
         for rule in active_rules:
             findings.extend(run_rule(rule, view))
         findings = suppressor.apply(_link_causes(findings), view.cluster.name)
+        findings = with_cost(view, findings)  # FinOps: cost evidence on failing symptoms
         try:
             mode, reasons = identity_mode(view, findings)
         except Exception as exc:  # keep the cluster in the report whatever happens
@@ -317,7 +320,7 @@ def _evaluate(
         clusters=tuple(results),
         findings=tuple(all_findings),
         coverage=coverage,
-        kpis=kpis(results, all_findings),
+        kpis={**kpis(results, all_findings), **finops_kpis(views, all_findings)},
     )
 
 

@@ -2,8 +2,8 @@
 
 The proxy serves the APIs moto lacks (EKS add-ons, pod identity associations, access entries,
 their writes and DescribeUpdate, CloudTrail LookupEvents) from :mod:`fakes.services` and
-:mod:`fakes.eks_writes`, forwards everything else to moto, tells listeners (a simulated cluster)
-about every successful write, and can
+:mod:`fakes.eks_writes`, and pricing GetProducts from :mod:`fakes.pricing`; it forwards everything
+else to moto, tells listeners (a simulated cluster) about every successful write, and can
 inject per-call latency, AccessDenied for chosen accounts or actions, throttling, 5xx errors,
 slow responses and role sessions that expire soon. Fault choices are deterministic per request,
 and a request is failed at most ``max_faults_per_request`` times, so bounded retries always get
@@ -33,6 +33,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qs
 
 from fakes.eks_writes import EKS_WRITE_OPERATIONS, handle_eks_write, record_update
+from fakes.pricing import FakePricing
 from fakes.services import (
     CLOUDTRAIL_OPERATIONS,
     EKS_OPERATIONS,
@@ -116,6 +117,7 @@ class FakeAws:
     def __init__(self, moto_host: str, moto_port: int) -> None:
         self.moto = (moto_host, moto_port)
         self.state = FakeState()
+        self.pricing = FakePricing()  # pricing:GetProducts (fakes.pricing)
         self.faults = Faults()
         self.traffic = Traffic()
         self.keys: dict[str, str] = {}  # access key -> account (from AssumeRole responses)
@@ -144,6 +146,7 @@ class FakeAws:
     def reset(self) -> None:
         """Forget every fake resource, fault and count (moto is reset separately)."""
         self.state = FakeState()
+        self.pricing = FakePricing()
         self.faults = Faults()
         self.traffic = Traffic()
         self.keys.clear()
@@ -201,6 +204,8 @@ class FakeAws:
             return handle_eks_write(self.state, request, operation, account, region)
         if service == "cloudtrail" and operation in CLOUDTRAIL_OPERATIONS:
             return handle_cloudtrail(self.state, request, account, region)
+        if service == "pricing":
+            return self.pricing.handle(request, operation)
         response = self._forward(request)
         if action == "sts:AssumeRole" and response.status == 200:
             return self._learn_key(request, response)

@@ -23,6 +23,7 @@ from cniguard.store.kpi import (
     NODE_ROLE_SEVERITIES,
     FleetCounts,
 )
+from cniguard.store.kpi_cost import finops_kpis
 from cniguard.store.queries import iso
 from cniguard.store.schema import Incident, Scan, ScanCluster, StoredFinding
 from cniguard.store.scope import as_utc
@@ -80,6 +81,7 @@ def reference_kpis(
                 .where(Incident.opened_at <= until)
             )
         ]
+        finops = finops_kpis(conn, start, until)  # already raw: kpi_cost.py reads no rollup
         open_now = {
             str(sev): int(count)
             for sev, count in conn.execute(
@@ -117,6 +119,7 @@ def reference_kpis(
         "node_role_findings_high_critical": node_role.open_at(until),
         "mttr_hours": _mttr([h for c, h in fixes if start is None or c >= start]),
         "trend": trend,
+        **finops,
     }
 
 

@@ -11,7 +11,7 @@ from cniguard.store import save_report
 from cniguard.store.database import get_engine
 from cniguard.store.kpi import compute_kpis
 
-from .factory import cluster, finding, report
+from .factory import arn, cluster, finding, report
 
 NOW = dt.datetime(2026, 3, 3, tzinfo=dt.UTC)
 MODES0 = dict.fromkeys(
@@ -74,6 +74,20 @@ DAY2 = {
     "mttr_hours": {"cni_incidents": 36.0, "resolved_incidents": 1},
 }
 
+UNPRICED_CNI030: dict[str, Any] = {
+    "amount": None,
+    "currency": None,
+    "complete": False,
+    "incidents": 1,
+    "incidents_unpriced": 1,
+    "not_ready_node_hours": 0.0,
+    "not_ready_node_cost": 0.0,
+    "stranded_pod_hours": 0.0,
+    "engineer_hours": 0.0,
+    "engineer_cost": 0.0,
+    "price_sources": [],
+}
+
 
 def test_kpis_over_thirty_days(history: str) -> None:
     kpis = compute_kpis(get_engine(history), dt.timedelta(days=30), NOW)
@@ -84,6 +98,20 @@ def test_kpis_over_thirty_days(history: str) -> None:
         "node_role_findings_high_critical": 1,
         "mttr_hours": {"cni_incidents": 36.0, "resolved_incidents": 1},
         "trend": [DAY1, DAY2],
+        # FinOps (store/kpi_cost.py): the CNI030 finding was stored without a cost block, so
+        # its cost is unknown (None, not 0); no scan reported exposure, so every cluster is unknown
+        "cost_of_cni_incidents": {
+            **UNPRICED_CNI030,
+            "by_environment": {"prod": UNPRICED_CNI030},
+            "by_cluster": {arn("p2"): {"environment": "prod", **UNPRICED_CNI030}},
+        },
+        "cni_permission_exposure": {
+            "clusters_exposed": 0,
+            "clusters_exposure_unknown": 5,
+            "nodes_exposed": 0,
+            "pods_exposed": None,
+            "actions": [],
+        },
     }
 
 

@@ -293,6 +293,10 @@ def scan(
 
     cfg = load_config_opt(config)
     inv = load_inventory_opt(inventory) if inventory is not None else run_collection(live)
+    if cfg.cost.live_prices:  # FinOps: opt-in Price List API read (docs/finops.md)
+        from cniguard.collect.aws.pricing import live_prices
+
+        inv = live_prices(inv, live.profile)
     report = evaluate(inv, cfg)
     if securityhub:
         export_securityhub(report, profile=live.profile, send=yes)

@@ -45,6 +45,7 @@ def _duration(text: str, option: str) -> float:
 
 def kpi_table(kpis: dict[str, Any]) -> str:
     """The KPIs as aligned text: one line per figure, then the daily trend."""
+    from cniguard.cost.text import kpi_rows
 
     def pct(value: float | None) -> str:
         return "unknown" if value is None else f"{value:g}%"
@@ -69,6 +70,7 @@ def kpi_table(kpis: dict[str, Any]) -> str:
             else f"{mttr['cni_incidents']} h over {mttr['resolved_incidents']} incident(s)",
         ),
         ("Coverage", pct(kpis["coverage_pct"])),
+        *kpi_rows(kpis),  # FinOps: cniguard/cost/text.py
     ]
     width = max(len(name) for name, _ in rows)
     lines = [f"{name:<{width}}  {value}" for name, value in rows]

@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from cniguard.cost.text import report_facts
 from cniguard.model.finding import (
     IDENTITY_MODES,
     SEVERITIES,
@@ -208,6 +209,7 @@ def facts(report: Report) -> tuple[tuple[str, str], ...]:
         ("Expired suppressions (failing again)", str(s.expired_suppressions)),
         ("Clusters read completely", percent(s.coverage_pct)),
         ("Coverage gaps", count(s.gaps)),
+        *report_facts(report.kpis),  # FinOps: only when the report carries kpis.cost/exposure
     )
 
 

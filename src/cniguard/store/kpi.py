@@ -10,6 +10,7 @@
 - ``mttr_hours.cni_incidents``: mean hours from open to fix of CNI001/CNI030-032 incidents resolved
   in the window (``None`` when none was); suppressed incidents are not fixes and do not count.
 - ``coverage_pct``: clusters whose latest scan read them with no coverage gap.
+- ``cost_of_cni_incidents`` / ``cni_permission_exposure``: FinOps figures (``kpi_cost.py``).
 
 The figures come from the per-day rollups (``rollup.py``) for whole days inside the window, and
 from the raw tables only for the day the window starts in and the day it ends in, so the cost does
@@ -29,6 +30,7 @@ from sqlalchemy import Connection, Engine, Row, and_, func, select
 from sqlalchemy.sql import ColumnElement
 
 from cniguard.model.finding import IDENTITY_MODES, SEVERITIES
+from cniguard.store.kpi_cost import finops_kpis
 from cniguard.store.queries import iso
 from cniguard.store.rollup import MICROSECOND, chunks
 from cniguard.store.schema import (
@@ -285,6 +287,7 @@ def compute_kpis(
         daily = _daily_fleets(conn, window)
         first_day = window.start_day or min([*daily, window.until_day])
         books = _IncidentBooks.read(conn, window, first_day)
+        finops = finops_kpis(conn, window.start, until)  # cost and exposure: store/kpi_cost.py
         open_now = {
             str(sev): int(count)
             for sev, count in conn.execute(
@@ -311,6 +314,7 @@ def compute_kpis(
         "node_role_findings_high_critical": _node_role_open(open_at_end[window.until_day]),
         "mttr_hours": _mttr(books.window_fixes),
         "trend": trend,
+        **finops,
     }
 
 

@@ -29,6 +29,7 @@ class StoreCollector(Collector):
         yield from self._findings()
         yield from self._clusters()
         yield from self._kpis()
+        yield from self._finops()
         yield from self._last_scan()
 
     def _findings(self) -> Iterator[GaugeMetricFamily]:
@@ -131,6 +132,33 @@ class StoreCollector(Collector):
                 "cniguard_mttr_hours",
                 "Mean hours to fix CNI incidents (CNI001, CNI030-032).",
                 value=mttr,
+            )
+
+    def _finops(self) -> Iterator[GaugeMetricFamily]:
+        """Cost of CNI incidents by environment and CNI-permission exposure (store/kpi_cost.py).
+        An unknown amount is left out, never exported as 0."""
+        cost = GaugeMetricFamily(
+            "cniguard_cni_incident_cost",
+            "Cost of CNI incidents in the KPI window (NotReady nodes + engineer time); "
+            "complete=false: some part had no price, so a lower bound.",
+            labels=["environment", "currency", "complete"],
+        )
+        for env, book in self.kpis["cost_of_cni_incidents"]["by_environment"].items():
+            if book["amount"] is not None:
+                labels = [env, str(book["currency"]), str(book["complete"]).lower()]
+                cost.add_metric(labels, book["amount"])
+        yield cost
+        exposure = self.kpis["cni_permission_exposure"]
+        yield GaugeMetricFamily(
+            "cniguard_clusters_exposed_to_cni_permissions",
+            "Clusters whose pods can use node-role credentials granting the CNI's ENI actions.",
+            value=exposure["clusters_exposed"],
+        )
+        if exposure["nodes_exposed"] is not None:
+            yield GaugeMetricFamily(
+                "cniguard_nodes_exposed_to_cni_permissions",
+                "Nodes whose pods can use node-role credentials granting the CNI's ENI actions.",
+                value=exposure["nodes_exposed"],
             )
 
     def _last_scan(self) -> Iterator[GaugeMetricFamily]:
