@@ -354,11 +354,32 @@ def denies_roles(*names: str) -> Callable[[str, Request], bool]:
     return lambda action, request: action.startswith("iam:") and _role_name(request) in names
 
 
+# The AWS-managed policies the fake IAM serves: those EKS node, cluster and CNI roles use, and a few
+# broad ones. moto's full set (about 1,600) is parsed again for every IAM backend (account and
+# partition) after every reset: over 10 s per test on this machine. A test attaching a policy not
+# here gets moto's NoSuchEntity, so a missing name fails loudly.
+SERVED_MANAGED_POLICY = re.compile(
+    r"AmazonEKS.*|AmazonEC2ContainerRegistry.*|AmazonSSMManagedInstanceCore|"
+    r"CloudWatchAgentServerPolicy|AdministratorAccess|ReadOnlyAccess|ViewOnlyAccess|"
+    r"AmazonS3ReadOnlyAccess|AmazonEC2FullAccess|AmazonEC2ReadOnlyAccess|IAMFullAccess"
+)
+
+
+def _serve_fewer_managed_policies() -> None:
+    import moto.iam.models as iam_models
+
+    every = json.loads(iam_models.aws_managed_policies_data)  # type: ignore[attr-defined]
+    served = {k: v for k, v in every.items() if SERVED_MANAGED_POLICY.fullmatch(k)}
+    iam_models.aws_managed_policies_data = json.dumps(served)  # type: ignore[attr-defined]
+
+
 def start_moto() -> Any:
-    """A moto server on a free loopback port with AWS managed policies loaded."""
+    """A moto server on a free loopback port with the AWS managed policies tests use."""
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     from moto.server import ThreadedMotoServer
+
+    _serve_fewer_managed_policies()
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
