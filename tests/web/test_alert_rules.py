@@ -16,9 +16,12 @@ def test_alert_rules_use_exposed_metrics() -> None:
     doc = yaml.safe_load(RULES.read_text(encoding="utf-8"))
     rules = doc["groups"][0]["rules"]
     assert [r["alert"] for r in rules] == [
-        "CniguardPodsStuckContainerCreating", "CniguardNodesNotReadyNetworkPlugin",
-        "CniguardClusterLostCniPermissions", "CniguardIrsaComplianceDropped",
-        "CniguardNodeRoleFindings", "CniguardScansStale",
+        "CniguardPodsStuckContainerCreating",
+        "CniguardNodesNotReadyNetworkPlugin",
+        "CniguardClusterLostCniPermissions",
+        "CniguardIrsaComplianceDropped",
+        "CniguardNodeRoleFindings",
+        "CniguardScansStale",
     ]
     exposed = set(re.findall(r'"(cniguard_[a-z_]+)"', Path(metrics.__file__).read_text()))
     used = {m for r in rules for m in re.findall(r"cniguard_[a-z_]+", r["expr"])}

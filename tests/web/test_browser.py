@@ -56,10 +56,17 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync",
-                f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
+    ):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     yield driver
@@ -129,6 +136,8 @@ def test_cluster_page_shows_evidence_and_fix(browser: Any, base_url: str) -> Non
     browser.get(base_url + "/clusters")
     _open(browser, "prod-a")
     titles = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "article.finding h3")]
-    assert titles == ["high CNI002 · CNI002 title (open)",
-                      "critical CNI030 · CNI030 title (resolved)"]
+    assert titles == [
+        "high CNI002 · CNI002 title (open)",
+        "critical CNI030 · CNI030 title (resolved)",
+    ]
     assert "Detach AmazonEKS_CNI_Policy after IRSA is verified." in browser.page_source
