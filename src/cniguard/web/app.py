@@ -100,8 +100,15 @@ class KpiCache:
 
 
 def trend_charts(kpis: dict[str, Any]) -> list[Chart]:
+    """The overview's charts over the KPI window, on a calendar axis from its first day."""
     trend = kpis["trend"]
     days = [t["day"] for t in trend]
+    since, until = kpis["window"]["since"], kpis["window"]["until"]
+    axis: dict[str, Any] = {
+        "first": since[:10] if since else None,
+        "last": until[:10] if trend else None,
+    }
+    modes = [m for m in IDENTITY_MODES if any(t["clusters_by_identity"][m] for t in trend)]
     return [
         line_chart(
             "IRSA compliance",
@@ -112,6 +119,7 @@ def trend_charts(kpis: dict[str, Any]) -> list[Chart]:
             },
             unit="%",
             y_max=100,
+            **axis,
         ),
         line_chart(
             "Open high and critical findings",
@@ -121,6 +129,20 @@ def trend_charts(kpis: dict[str, Any]) -> list[Chart]:
                 "high": [t["open_findings_by_severity"]["high"] for t in trend],
                 "on node roles": [t["node_role_findings_high_critical"] for t in trend],
             },
+            **axis,
+        ),
+        line_chart(
+            "CNI identity mode mix (clusters)",
+            days,
+            {m: [t["clusters_by_identity"][m] for t in trend] for m in modes},
+            **axis,
+        ),
+        line_chart(
+            "MTTR of CNI incidents fixed that day",
+            days,
+            {"hours": [t["mttr_hours"]["cni_incidents"] for t in trend]},
+            unit=" h",
+            **axis,
         ),
         line_chart(
             "Coverage",
@@ -128,6 +150,7 @@ def trend_charts(kpis: dict[str, Any]) -> list[Chart]:
             {"read in full": [t["coverage_pct"] for t in trend]},
             unit="%",
             y_max=100,
+            **axis,
         ),
     ]
 
