@@ -147,7 +147,9 @@ def test_metrics(client: TestClient) -> None:
     assert 'environment="<script>alert(1)</script><img src=x onerror=alert(2)>\\"\'&"' in text
     assert 'cniguard_irsa_compliance_ratio{scope="all"} 0.667' in text
     assert 'cniguard_irsa_compliance_ratio{scope="production"} 0.0' in text
+    assert "cniguard_mttr_seconds 86400.0" in text
     assert "cniguard_mttr_hours 24.0" in text
+    assert "# HELP cniguard_mttr_hours DEPRECATED: use cniguard_mttr_seconds;" in text
     assert "cniguard_coverage_ratio 1.0" in text
     assert "cniguard_last_scan_timestamp_seconds 1.7724312e+09" in text
     assert "cniguard_last_scan_duration_seconds 4.5" in text

@@ -133,8 +133,9 @@ def test_serve_refuses_an_exposed_address_without_token(tmp_path: Path) -> None:
 
     from cniguard.cli.main import app
 
+    exposed = "0.0.0.0"  # noqa: S104
     result = CliRunner().invoke(
-        app, ["serve", "--db", f"sqlite:///{tmp_path}/x.db", "--host", "0.0.0.0"]
-    )  # noqa: S104
+        app, ["serve", "--db", f"sqlite:///{tmp_path}/x.db", "--host", exposed]
+    )
     assert result.exit_code == 2
     assert "reachable from other machines: give --token as well" in result.output
