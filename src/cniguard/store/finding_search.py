@@ -29,8 +29,15 @@ from cniguard.store.scope import as_utc
 
 ListedState = Literal["open", "suppressed", "unknown", "resolved"]
 LISTED_STATES: tuple[ListedState, ...] = ("open", "suppressed", "unknown", "resolved")
-FindingSort = Literal["severity", "last_seen", "first_seen", "cluster", "rule"]
-FINDING_SORTS: tuple[FindingSort, ...] = ("severity", "last_seen", "first_seen", "cluster", "rule")
+FindingSort = Literal["severity", "state", "last_seen", "first_seen", "cluster", "rule"]
+FINDING_SORTS: tuple[FindingSort, ...] = (
+    "severity",
+    "state",
+    "last_seen",
+    "first_seen",
+    "cluster",
+    "rule",
+)
 AnySelect: TypeAlias = "Select[*tuple[Any, ...]]"
 
 _current = or_(
@@ -118,6 +125,7 @@ def _where(query: AnySelect, flt: FindingFilter) -> AnySelect:
 
 _ORDER: dict[FindingSort, tuple[Any, ...]] = {
     "severity": (_SEVERITY_RANK, _STATE_RANK, StoredFinding.cluster, StoredFinding.rule_id),
+    "state": (_STATE_RANK, _SEVERITY_RANK, StoredFinding.cluster, StoredFinding.rule_id),
     "last_seen": (StoredFinding.last_seen.desc(), _SEVERITY_RANK),
     "first_seen": (StoredFinding.first_seen, _SEVERITY_RANK),
     "cluster": (StoredFinding.cluster, _SEVERITY_RANK, StoredFinding.rule_id),

@@ -287,7 +287,7 @@ def create_app(
             cluster=cluster,
             findings=search_findings(
                 engine,
-                FindingFilter(states=LISTED_STATES, cluster=arn),
+                FindingFilter(states=LISTED_STATES, cluster=arn, sort="state"),
                 limit=CLUSTER_FINDINGS,
                 details=True,
             ),
