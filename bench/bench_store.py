@@ -39,16 +39,25 @@ RULES: tuple[tuple[str, Severity], ...] = (
 )
 PAGES = (
     "/",
+    "/?since=365d",
     "/clusters",
     "/clusters?mode=node_role",
     "/clusters?page=5",
+    "/clusters?production=yes&compliant=no",
     "/findings?state=open",
+    "/findings?state=all&severity=critical&severity=high",
+    "/findings?state=all&sort=last_seen&page=5",
+    "/findings?name=c00007&state=all",
+    "/incidents",
+    "/incidents?mttr=yes&since=30d",
     "/cluster?arn=arn%3Aaws%3Aeks%3Aeu-west-1%3A100000000007%3Acluster%2Fc00007",
     "/api/kpis",
     "/api/clusters",
     "/api/clusters?limit=100&offset=500",
-    "/api/findings?state=open",
-    "/api/findings?state=all&limit=100",
+    "/api/findings",
+    "/api/findings?state=all&limit=1000",
+    "/api/findings?state=all&rule=CNI002&account=100000000007",
+    "/api/incidents?state=resolved&offset=900",
     "/api/scans",
     "/metrics",
 )
@@ -132,7 +141,7 @@ def run(label: str, url: str, clusters: int, days: int, requests: int) -> None:
         p95 = statistics.quantiles(latencies, n=20)[18]
         flag = "ok" if p95 < 200 else "OVER 200 ms"
         print(
-            f"  {page[:40]:<40} p50 {statistics.median(latencies):7.1f} ms  "
+            f"  {page[:50]:<50} p50 {statistics.median(latencies):7.1f} ms  "
             f"p95 {p95:7.1f} ms  {flag}"
         )
     t0 = time.perf_counter()
