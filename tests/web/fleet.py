@@ -33,7 +33,7 @@ def _cluster(name: str, mode: IdentityMode, env: str, region: str = "eu-west-1")
     )
 
 
-def _finding(
+def finding(
     rule_id: str, cluster: ClusterResult, severity: Severity, evidence: dict[str, object]
 ) -> Finding:
     resource = f"arn:aws:iam::{ACCOUNT}:role/{cluster.name}-node"
@@ -63,8 +63,8 @@ def build_store(tmp_path: Path) -> str:
     """Two scans: prod-a fails CNI002 and CNI030 (3 stuck pods), then CNI030 resolves."""
     url = f"sqlite:///{tmp_path / 'web.db'}"
     clusters = (PROD, DEV, EVIL)
-    node_role = _finding("CNI002", PROD, "high", {"policy": HOSTILE})
-    stuck = _finding("CNI030", PROD, "critical", {"stuck_pods": 3})
+    node_role = finding("CNI002", PROD, "high", {"policy": HOSTILE})
+    stuck = finding("CNI030", PROD, "critical", {"stuck_pods": 3})
     for at, findings in (
         ("2026-03-01T06:00:00Z", (node_role, stuck)),
         ("2026-03-02T06:00:00Z", (node_role,)),
@@ -90,7 +90,7 @@ def build_wide_store(tmp_path: Path, clusters: int) -> str:
         _cluster(f"c{i:03d}", "node_role" if i % 3 == 0 else "irsa", "dev") for i in range(clusters)
     )
     findings = tuple(
-        _finding("CNI002", c, "high", {}) for c in fleet if c.cni_identity == "node_role"
+        finding("CNI002", c, "high", {}) for c in fleet if c.cni_identity == "node_role"
     )
     save_report(
         url,
@@ -116,15 +116,15 @@ def build_states_store(tmp_path: Path) -> str:
     """
     url = f"sqlite:///{tmp_path / 'states.db'}"
     clusters = (PROD, DEV)
-    node_role = _finding("CNI002", PROD, "high", {})
-    stuck = _finding("CNI030", PROD, "critical", {"stuck_pods": 2})
-    gone_unknown = replace(_finding("CNI015", DEV, "medium", {}), status="unknown")
-    unknown = replace(_finding("CNI016", DEV, "low", {}), status="unknown")
+    node_role = finding("CNI002", PROD, "high", {})
+    stuck = finding("CNI030", PROD, "critical", {"stuck_pods": 2})
+    gone_unknown = replace(finding("CNI015", DEV, "medium", {}), status="unknown")
+    unknown = replace(finding("CNI016", DEV, "low", {}), status="unknown")
     waived = replace(
-        _finding("CNI020", DEV, "low", {}),
+        finding("CNI020", DEV, "low", {}),
         suppression=AppliedSuppression(reason="accepted", expires="2027-01-01"),
     )
-    missing = _finding("CNI001", DEV, "critical", {})
+    missing = finding("CNI001", DEV, "critical", {})
     for at, findings in (
         ("2026-03-01T06:00:00Z", (node_role, stuck, gone_unknown, unknown, waived)),
         ("2026-03-03T06:00:00Z", (node_role, unknown, waived, missing)),

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from cniguard.model.finding import AppliedSuppression, Report
+from cniguard.store import save_report
 from cniguard.web.app import create_app
 
-from .fleet import build_states_store, build_wide_store
+from .fleet import DEV, build_states_store, build_wide_store, finding
 
 PROD_ARN = "arn:aws:eks:eu-west-1:111122223333:cluster/prod-a"
 
@@ -163,7 +166,7 @@ def test_api_pages_by_default_with_a_next_link(tmp_path: Path) -> None:
     assert wide.get("/api/findings", params={"limit": 1000}).headers.get("link") is None
 
 
-def test_findings_page_shows_states_and_keeps_filters(tmp_path: Path) -> None:
+def testfindings_page_shows_states_and_keeps_filters(tmp_path: Path) -> None:
     client = TestClient(create_app(build_states_store(tmp_path)))
     page = client.get("/findings", params={"state": "all", "severity": ["low", "medium"]}).text
     assert re.findall(r'<tr class="finding-row (\w+)">', page) == [
@@ -198,3 +201,54 @@ def test_incidents_with_time_to_resolve(client: TestClient) -> None:
     page = client.get("/incidents", params={"state": "resolved"}).text
     assert '<td class="ttr">2d 0h</td>' in page
     assert page.count('<td class="ttr">') == 1
+
+
+def test_suppression_reason_and_expiry_are_shown_and_an_expired_one_flagged(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'waivers.db'}"
+    waived = replace(
+        finding("CNI020", DEV, "low", {}),
+        suppression=AppliedSuppression(reason="accepted <risk>", expires="2099-01-01"),
+    )
+    lapsed = replace(
+        finding("CNI021", DEV, "medium", {}),
+        suppression=AppliedSuppression(
+            reason="until the migration", expires="2026-02-01", expired=True
+        ),
+    )
+    save_report(
+        url,
+        Report(
+            kind="live",
+            generated_at="2026-03-01T06:00:00Z",
+            tool_version="0.1.0",
+            clusters=(DEV,),
+            findings=(waived, lapsed),
+            coverage={"gaps": []},
+        ),
+    )
+    client = TestClient(create_app(url))
+    found = client.get("/api/findings", params={"state": "all"}).json()
+    assert [(f["rule_id"], f["state"], f["suppression"]) for f in found] == [
+        (
+            "CNI021",
+            "open",
+            {"reason": "until the migration", "expires": "2026-02-01", "expired": True},
+        ),
+        (
+            "CNI020",
+            "suppressed",
+            {"reason": "accepted <risk>", "expires": "2099-01-01", "expired": False},
+        ),
+    ]
+    page = client.get("/findings", params={"state": "all"}).text
+    assert (
+        '<span class="suppression expired">suppression expired: until the migration '
+        "(until 2026-02-01)</span>"
+    ) in page
+    assert (
+        '<span class="suppression">suppressed: accepted &lt;risk&gt; (until 2099-01-01)</span>'
+    ) in page
+    cluster = client.get("/cluster", params={"arn": DEV.arn}).text
+    assert "suppression expired: until the migration" in cluster

@@ -96,6 +96,8 @@ _COLUMNS = (
     StoredFinding.last_seen,
     StoredFinding.resolved_at,
     StoredFinding.last_judged_at,
+    StoredFinding.suppression_reason,
+    StoredFinding.suppression_expires,
 )
 
 
@@ -156,6 +158,7 @@ def search_findings(
             "status": r.status,
             "state": r.state,
             "suppressed": r.suppressed,
+            "suppression": _suppression(r.suppression_reason, r.suppression_expires, r.suppressed),
             "cluster": r.cluster,
             "cluster_name": r.cluster_name,
             "account": r.account,
@@ -174,6 +177,18 @@ def search_findings(
         for item, r in zip(items, rows, strict=True):
             item.update(message=r.message, evidence=r.evidence, remediation=r.remediation)
     return items
+
+
+def _suppression(
+    reason: str | None, expires: str | None, suppressed: bool
+) -> dict[str, Any] | None:
+    """The suppression last reported; ``expired`` when the report found it so or its date has
+    passed since (an expired suppression covers nothing: the failure counts again)."""
+    if reason is None:
+        return None
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    expired = not suppressed or (expires is not None and expires < today)
+    return {"reason": reason, "expires": expires, "expired": expired}
 
 
 def _resolved_at(
