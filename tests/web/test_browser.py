@@ -149,7 +149,7 @@ def test_cluster_page_shows_evidence_and_fix(browser: Any, base_url: str) -> Non
     assert "Detach AmazonEKS_CNI_Policy after IRSA is verified." in browser.page_source
 
 
-TILES = (
+TILES: tuple[tuple[str, str, str, str, list[str]], ...] = (
     (
         "kpi-compliance",
         "66.7%",
