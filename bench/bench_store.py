@@ -32,13 +32,35 @@ from cniguard.web.app import create_app
 
 MODES: tuple[IdentityMode, ...] = ("irsa", "pod_identity", "node_role", "mixed", "unknown")
 RULES: tuple[tuple[str, Severity], ...] = (
-    ("CNI002", "high"), ("CNI001", "critical"), ("CNI030", "critical"), ("CNI020", "low"),
+    ("CNI002", "high"),
+    ("CNI001", "critical"),
+    ("CNI030", "critical"),
+    ("CNI020", "low"),
 )
-PAGES = ("/", "/clusters", "/clusters?mode=node_role", "/clusters?page=5", "/findings?state=open",
-         "/cluster?arn=arn%3Aaws%3Aeks%3Aeu-west-1%3A100000000007%3Acluster%2Fc00007",
-         "/api/kpis", "/api/clusters", "/api/clusters?limit=100&offset=500",
-         "/api/findings?state=open", "/api/findings?state=all&limit=100", "/api/scans",
-         "/metrics")
+PAGES = (
+    "/",
+    "/?since=365d",
+    "/clusters",
+    "/clusters?mode=node_role",
+    "/clusters?page=5",
+    "/clusters?production=yes&compliant=no",
+    "/findings?state=open",
+    "/findings?state=all&severity=critical&severity=high",
+    "/findings?state=all&sort=last_seen&page=5",
+    "/findings?name=c00007&state=all",
+    "/incidents",
+    "/incidents?mttr=yes&since=30d",
+    "/cluster?arn=arn%3Aaws%3Aeks%3Aeu-west-1%3A100000000007%3Acluster%2Fc00007",
+    "/api/kpis",
+    "/api/clusters",
+    "/api/clusters?limit=100&offset=500",
+    "/api/findings",
+    "/api/findings?state=all&limit=1000",
+    "/api/findings?state=all&rule=CNI002&account=100000000007",
+    "/api/incidents?state=resolved&offset=900",
+    "/api/scans",
+    "/metrics",
+)
 
 
 def fleet_report(day: int, clusters: int, start: dt.datetime, rng: random.Random) -> Report:
@@ -49,22 +71,45 @@ def fleet_report(day: int, clusters: int, start: dt.datetime, rng: random.Random
         name = f"c{i:05d}"
         arn = f"arn:aws:eks:eu-west-1:{100000000000 + i % 50}:cluster/{name}"
         mode = MODES[0] if rng.random() < 0.3 + day / 200 else MODES[i % len(MODES)]
-        results.append(ClusterResult(
-            name=name, arn=arn, account=str(100000000000 + i % 50), region="eu-west-1",
-            environment="prod" if i % 3 == 0 else "dev", production=i % 3 == 0,
-            cni_identity=mode, compliant={"irsa": True, "pod_identity": True}.get(mode, False),
-        ))
+        results.append(
+            ClusterResult(
+                name=name,
+                arn=arn,
+                account=str(100000000000 + i % 50),
+                region="eu-west-1",
+                environment="prod" if i % 3 == 0 else "dev",
+                production=i % 3 == 0,
+                cni_identity=mode,
+                compliant={"irsa": True, "pod_identity": True}.get(mode, False),
+            )
+        )
         for rule_id, severity in RULES:
             if rng.random() < 0.25:
-                findings.append(Finding(
-                    rule_id=rule_id, severity=severity, status="fail", cluster=arn,
-                    account=results[-1].account, region="eu-west-1", resource=f"{arn}/{rule_id}",
-                    title=rule_id, message=rule_id, evidence={"stuck_pods": 2}, remediation="fix",
-                    location=None, fingerprint=f"{arn}|{rule_id}",
-                ))
-    return Report(kind="live", generated_at=at.isoformat(), tool_version="bench",
-                  clusters=tuple(results), findings=tuple(findings),
-                  coverage={"gaps": [], "duration_seconds": 60.0})
+                findings.append(
+                    Finding(
+                        rule_id=rule_id,
+                        severity=severity,
+                        status="fail",
+                        cluster=arn,
+                        account=results[-1].account,
+                        region="eu-west-1",
+                        resource=f"{arn}/{rule_id}",
+                        title=rule_id,
+                        message=rule_id,
+                        evidence={"stuck_pods": 2},
+                        remediation="fix",
+                        location=None,
+                        fingerprint=f"{arn}|{rule_id}",
+                    )
+                )
+    return Report(
+        kind="live",
+        generated_at=at.isoformat(),
+        tool_version="bench",
+        clusters=tuple(results),
+        findings=tuple(findings),
+        coverage={"gaps": [], "duration_seconds": 60.0},
+    )
 
 
 def run(label: str, url: str, clusters: int, days: int, requests: int) -> None:
@@ -81,9 +126,11 @@ def run(label: str, url: str, clusters: int, days: int, requests: int) -> None:
         compute_kpis(engine, dt.timedelta(days=days + 1))
         kpi_times.append(time.perf_counter() - t0)
     client = TestClient(create_app(url))
-    print(f"{label}: {clusters} clusters x {days} scans written in {write_s:.1f} s "
-          f"({1000 * write_s / days:.0f} ms/scan); KPI query {1000 * min(kpi_times):.0f} ms "
-          f"(best of 3, uncached)")
+    print(
+        f"{label}: {clusters} clusters x {days} scans written in {write_s:.1f} s "
+        f"({1000 * write_s / days:.0f} ms/scan); KPI query {1000 * min(kpi_times):.0f} ms "
+        f"(best of 3, uncached)"
+    )
     for page in PAGES:
         latencies = []
         for _ in range(requests):
@@ -93,14 +140,18 @@ def run(label: str, url: str, clusters: int, days: int, requests: int) -> None:
             assert response.status_code == 200, (page, response.status_code)
         p95 = statistics.quantiles(latencies, n=20)[18]
         flag = "ok" if p95 < 200 else "OVER 200 ms"
-        print(f"  {page[:40]:<40} p50 {statistics.median(latencies):7.1f} ms  "
-              f"p95 {p95:7.1f} ms  {flag}")
+        print(
+            f"  {page[:50]:<50} p50 {statistics.median(latencies):7.1f} ms  "
+            f"p95 {p95:7.1f} ms  {flag}"
+        )
     t0 = time.perf_counter()
     save_report(url, fleet_report(days, clusters, start, rng))
     t1 = time.perf_counter()
     assert client.get("/").status_code == 200
-    print(f"  one more scan stored in {1000 * (t1 - t0):.0f} ms; first overview after it "
-          f"(KPIs recomputed) {1000 * (time.perf_counter() - t1):.0f} ms")
+    print(
+        f"  one more scan stored in {1000 * (t1 - t0):.0f} ms; first overview after it "
+        f"(KPIs recomputed) {1000 * (time.perf_counter() - t1):.0f} ms"
+    )
     engine.dispose()
 
 
@@ -115,8 +166,9 @@ def main() -> None:
     if args.full:
         args.clusters, args.days = 1000, 90
     with tempfile.TemporaryDirectory() as tmp:
-        run("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", args.clusters, args.days,
-            args.requests)
+        run(
+            "sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", args.clusters, args.days, args.requests
+        )
     if args.pg:
         schema = f"bench_{uuid.uuid4().hex[:8]}"
         admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
@@ -124,8 +176,13 @@ def main() -> None:
             conn.execute(text(f"CREATE SCHEMA {schema}"))
         sep = "&" if "?" in args.pg else "?"
         try:
-            run("postgresql", f"{args.pg}{sep}options=-csearch_path%3D{schema}",
-                args.clusters, args.days, args.requests)
+            run(
+                "postgresql",
+                f"{args.pg}{sep}options=-csearch_path%3D{schema}",
+                args.clusters,
+                args.days,
+                args.requests,
+            )
         finally:
             with admin.connect() as conn:
                 conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))

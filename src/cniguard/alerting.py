@@ -1,7 +1,11 @@
 """Webhook alerts for `cniguard watch`: new or re-opened findings, once per incident.
 
 The payload is Slack-compatible (``text`` plus ``blocks``) and carries the findings as data under
-``cniguard`` for other receivers. Delivery is retried a bounded number of times; an incident is
+``cniguard`` for other receivers. Every stored value in the text is escaped (``&``, ``<``, ``>``:
+Slack's control characters), so a hostile cluster tag cannot mention ``<!channel>`` or forge a
+link; with a dashboard address (``CNIGUARD_DASHBOARD_URL``), each line links its cluster page.
+
+Delivery is retried a bounded number of times; an incident is
 marked alerted only after a 2xx answer, so a failed delivery is tried again on the next scan and a
 delivered one never twice.
 """
@@ -9,9 +13,11 @@ delivered one never twice.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from sqlalchemy import Engine, insert, select
@@ -23,6 +29,7 @@ from cniguard.store.queries import iso
 from cniguard.store.schema import AlertSent, Incident, StoredFinding
 
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+DASHBOARD_ENV = "CNIGUARD_DASHBOARD_URL"
 
 
 @dataclass(frozen=True)
@@ -71,20 +78,39 @@ def pending_alerts(engine: Engine, threshold: Severity) -> list[Alert]:
         ]
 
 
-def slack_payload(alerts: list[Alert]) -> dict[str, Any]:
+def slack_escape(text: str) -> str:
+    """Slack mrkdwn text showing ``text`` literally: its three control characters escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _cluster_ref(alert: Alert, dashboard: str | None) -> str:
+    name = slack_escape(alert.cluster.replace("`", "'"))
+    if dashboard is None:
+        return f"`{name}`"
+    return f"<{dashboard}/cluster?arn={quote(alert.cluster, safe='')}|{name}>"
+
+
+def slack_payload(alerts: list[Alert], dashboard_url: str | None = None) -> dict[str, Any]:
+    """The webhook body; ``dashboard_url`` (the served dashboard's address) adds links to it."""
+    dashboard = dashboard_url.rstrip("/") if dashboard_url else None
     lines = [
-        f"*{a.severity.upper()}* {a.rule_id} {'re-opened' if a.reopened else 'new'}: "
-        f"{a.title} — `{a.cluster}`"
+        f"*{a.severity.upper()}* {slack_escape(a.rule_id)} "
+        f"{'re-opened' if a.reopened else 'new'}: {slack_escape(a.title)} — "
+        f"{_cluster_ref(a, dashboard)}"
         for a in alerts
     ]
     text = f"cniguard: {len(alerts)} new or re-opened finding(s)"
+    headline = f"{text} · <{dashboard}/findings?state=open|open findings>" if dashboard else text
     return {
         "text": text,
         "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": headline}},
             {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}},
         ],
-        "cniguard": {"alerts": [asdict(a) for a in alerts]},
+        "cniguard": {
+            "alerts": [asdict(a) for a in alerts],
+            **({"dashboard": dashboard} if dashboard else {}),
+        },
     }
 
 
@@ -112,10 +138,21 @@ def post_with_retries(
     return False
 
 
-def deliver(engine: Engine, url: str, threshold: Severity, **retry: Any) -> int:
-    """Send one alert for every pending incident; return how many were delivered (0 on failure)."""
+def deliver(
+    engine: Engine,
+    url: str,
+    threshold: Severity,
+    *,
+    dashboard_url: str | None = None,
+    **retry: Any,
+) -> int:
+    """Send one alert for every pending incident; return how many were delivered (0 on failure).
+
+    ``dashboard_url`` defaults to the ``CNIGUARD_DASHBOARD_URL`` environment variable.
+    """
     alerts = pending_alerts(engine, threshold)
-    if not alerts or not post_with_retries(url, slack_payload(alerts), **retry):
+    dashboard = dashboard_url or os.environ.get(DASHBOARD_ENV) or None
+    if not alerts or not post_with_retries(url, slack_payload(alerts, dashboard), **retry):
         return 0
     now = dt.datetime.now(dt.UTC)
 

@@ -19,7 +19,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
 
 
 def _names(page: str) -> list[str]:
-    return re.findall(r'cluster/(c\d{3})">', page)
+    return re.findall(r'/cluster\?arn=[^"]*cluster/(c\d{3})">', page)
 
 
 def test_clusters_page_shows_one_page_and_links_the_next(client: TestClient) -> None:
@@ -57,16 +57,29 @@ def test_api_limit_offset_and_total(client: TestClient) -> None:
     assert [c["name"] for c in response.json()] == ["c003", "c004"]
     assert response.headers["x-total-count"] == "250"
     assert set(response.json()[0]) == {
-        "arn", "name", "account", "region", "environment", "production", "cni_identity",
-        "compliant", "complete", "stuck_pods", "notready_nodes", "open_findings",
-        "last_scan_id", "last_scanned"}
+        "arn",
+        "name",
+        "account",
+        "region",
+        "environment",
+        "production",
+        "cni_identity",
+        "compliant",
+        "complete",
+        "stuck_pods",
+        "notready_nodes",
+        "open_findings",
+        "last_scan_id",
+        "last_scanned",
+    }
     everything = client.get("/api/clusters")
     assert (len(everything.json()), everything.headers["x-total-count"]) == (250, "250")
     beyond = client.get("/api/clusters", params={"offset": 300})
     assert (beyond.json(), beyond.headers["x-total-count"]) == ([], "250")
     found = client.get("/api/findings", params={"state": "open", "limit": 1, "offset": 83})
     assert [(f["rule_id"], f["cluster"].rsplit("/", 1)[1]) for f in found.json()] == [
-        ("CNI002", "c249")]
+        ("CNI002", "c249")
+    ]
     assert found.headers["x-total-count"] == "84"
     assert client.get("/api/clusters", params={"limit": 0}).status_code == 422
     assert client.get("/api/findings", params={"offset": -1}).status_code == 422

@@ -114,18 +114,46 @@ def serve(
         typer.Option(
             "--token",
             envvar="CNIGUARD_TOKEN",
-            help="Require this token (bearer header, or the cookie /login?token= sets). "
-            "Mandatory for a non-loopback --host.",
+            help="Require this token (Authorization: Bearer header, or the cookie the /login "
+            "form sets; never in a URL). Mandatory for a non-loopback --host.",
         ),
     ] = None,
+    behind_tls: Annotated[
+        bool,
+        typer.Option("--behind-tls", help="A TLS reverse proxy fronts this server: Secure cookie."),
+    ] = False,
+    max_connections: Annotated[
+        int,
+        typer.Option(
+            "--max-connections", min=1, max=10_000, help="Open sockets at most (idle ones go)."
+        ),
+    ] = 200,
+    header_timeout: Annotated[
+        float,
+        typer.Option(
+            "--header-timeout", min=0.1, max=300, help="Seconds a client has to send a request."
+        ),
+    ] = 10.0,
 ) -> None:
-    """Dashboard, JSON API (/api/...) and Prometheus /metrics over the store (read-only)."""
+    """Dashboard, JSON API (/api/...) and Prometheus /metrics over the store (read-only).
+
+    Example: cniguard serve --db default --port 8080
+    """
     import uvicorn
 
-    from cniguard.web.access import is_loopback
+    from cniguard.web.access import allowed_hosts_for, is_loopback
     from cniguard.web.app import create_app
+    from cniguard.web.serving import Limits, bounded_config
 
     if not is_loopback(host) and not token:
         raise fail(f"--host {host} is reachable from other machines: give --token as well")
     open_store_opt(db)
-    uvicorn.run(create_app(db, token=token), host=host, port=port, log_level="info")
+    app = create_app(
+        db,
+        token=token,
+        allowed_hosts=None if token else allowed_hosts_for(host),
+        behind_tls=behind_tls,
+    )
+    limits = Limits(max_connections=max_connections, header_timeout=header_timeout)
+    uvicorn.Server(bounded_config(app, host, port, limits)).run()
+

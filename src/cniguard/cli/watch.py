@@ -52,7 +52,7 @@ def watch(
     from alembic.util import CommandError
     from sqlalchemy.exc import SQLAlchemyError
 
-    from cniguard.alerting import deliver, post_with_retries
+    from cniguard.alerting import deliver, post_with_retries, slack_escape
     from cniguard.store.database import StoreError, open_store, store_error
     from cniguard.store.timespan import parse_duration
     from cniguard.watcher import StoreUnavailable, Watcher
@@ -87,7 +87,7 @@ def watch(
 
     def notify(message: str) -> None:
         if webhook:
-            post_with_retries(webhook, {"text": _slack_escape(message)})
+            post_with_retries(webhook, {"text": slack_escape(message)})
 
     watcher = Watcher(
         scan=lambda: scan_report(inventory, demo, config, live),
@@ -99,11 +99,6 @@ def watch(
     )
     if not watcher.run(1 if once else iterations):
         raise typer.Exit(2)
-
-
-def _slack_escape(text: str) -> str:
-    """Slack reads <...> as links and mentions: escape the three characters it asks for."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def scan_report(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
-from sqlalchemy import Connection, Engine, Row, Select, func, select
+from sqlalchemy import Connection, Engine, Row, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from cniguard.store.rollup import chunks
@@ -28,6 +28,9 @@ class ClusterFilter:
     region: str | None = None
     environment: str | None = None
     mode: str | None = None
+    production: bool | None = None
+    complete: bool | None = None
+    compliant: bool | None = None  # False: not compliant (no or unknown verdict) where applicable
 
 
 def latest_cluster_rows() -> AnySelect:
@@ -91,6 +94,19 @@ def _filtered(query: AnySelect, flt: ClusterFilter | None) -> AnySelect:
     ):
         if value:
             query = query.where(column == value)
+    for flag, wanted in (
+        (ClusterLatest.production, flt.production),
+        (ClusterLatest.complete, flt.complete),
+    ):
+        if wanted is not None:
+            query = query.where(flag.is_(wanted))
+    if flt.compliant is True:
+        query = query.where(ClusterLatest.compliant.is_(True))
+    elif flt.compliant is False:
+        query = query.where(
+            ClusterLatest.identity_mode != "not_applicable",
+            or_(ClusterLatest.compliant.is_(False), ClusterLatest.compliant.is_(None)),
+        )
     return query
 
 
@@ -299,4 +315,30 @@ def cluster_incidents(engine: Engine, arn: str) -> list[dict[str, Any]]:
                 "resolution": i.resolution,
             }
             for i in session.scalars(query)
+        ]
+
+
+def freshness(engine: Engine) -> list[dict[str, Any]]:
+    """Per account and region: how many clusters, and their oldest and newest latest scan."""
+    query = (
+        select(
+            ClusterLatest.account,
+            ClusterLatest.region,
+            func.count(),
+            func.min(ClusterLatest.generated_at),
+            func.max(ClusterLatest.generated_at),
+        )
+        .group_by(ClusterLatest.account, ClusterLatest.region)
+        .order_by(func.min(ClusterLatest.generated_at), ClusterLatest.account, ClusterLatest.region)
+    )
+    with engine.connect() as conn:
+        return [
+            {
+                "account": account,
+                "region": region,
+                "clusters": int(count),
+                "oldest_scan": as_utc(oldest),
+                "newest_scan": as_utc(newest),
+            }
+            for account, region, count, oldest, newest in conn.execute(query)
         ]

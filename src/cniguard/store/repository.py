@@ -261,6 +261,8 @@ def _copy_details(rec: StoredFinding, finding: Finding, scan_id: int) -> None:
     rec.severity = finding.severity
     rec.status = finding.status
     rec.suppressed = finding.suppression is not None and not finding.suppression.expired
+    rec.suppression_reason = finding.suppression.reason if finding.suppression else None
+    rec.suppression_expires = finding.suppression.expires if finding.suppression else None
     rec.cluster = finding.cluster
     rec.account = finding.account
     rec.region = finding.region

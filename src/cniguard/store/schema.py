@@ -94,6 +94,9 @@ class StoredFinding(Base):
     # revision 0005: the newest report that judged it (failed, passed or resolved it); None while
     # it has only ever been ``unknown``. A report older than this changes nothing about it.
     last_judged_at: Mapped[dt.datetime | None]
+    # revision 0006: the suppression matched when last reported (also when expired), else None
+    suppression_reason: Mapped[str | None] = mapped_column(Text)
+    suppression_expires: Mapped[str | None] = mapped_column(String(32))  # ISO date
 
 
 class Incident(Base):

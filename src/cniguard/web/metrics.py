@@ -129,7 +129,13 @@ class StoreCollector(Collector):
         mttr = self.kpis["mttr_hours"]["cni_incidents"]
         if mttr is not None:
             yield GaugeMetricFamily(
+                "cniguard_mttr_seconds",
+                "Mean time to fix CNI incidents (CNI001, CNI030-032), in seconds.",
+                value=round(mttr * 3600),
+            )
+            yield GaugeMetricFamily(
                 "cniguard_mttr_hours",
+                "DEPRECATED: use cniguard_mttr_seconds; removed in the next release. "
                 "Mean hours to fix CNI incidents (CNI001, CNI030-032).",
                 value=mttr,
             )
