@@ -15,6 +15,7 @@ from cniguard.cli.common import (
     DbOpt,
     fail,
     load_config_opt,
+    open_store_opt,
     store_report_opt,
 )
 from cniguard.cli.scan import with_live_options
@@ -74,6 +75,8 @@ def apply(
     if (resume or rollback) and not yes:
         raise fail(f"{'--resume' if resume else '--rollback'} changes the cluster: add --yes")
     cfg = load_config_opt(config)
+    if db is not None:
+        open_store_opt(db)  # an unusable store fails before anything is changed
     plan = _load_plan(plan_file)
     folder = journal_dir or default_journal_dir()
     for cluster_plan in _selected(plan, cluster or []):

@@ -89,6 +89,48 @@ def open_store_opt(db: str):  # type: ignore[no-untyped-def]
         raise fail(str(exc)) from None
 
 
+def open_read_store_opt(db: str):  # type: ignore[no-untyped-def]
+    """The store for a read-only command (``kpi``, ``serve``) and how many scans it holds.
+
+    A SQLite file named explicitly must exist (a mistyped path is an error, never a new empty
+    database); the default store is created on first use. With no scans stored, one line on
+    stderr says so and names the database read.
+    """
+    from sqlalchemy import func, select
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from cniguard.store.database import DEFAULT_DB, display_url, resolve_url, store_error
+    from cniguard.store.schema import Scan
+
+    shown = display_url(resolve_url(db))
+    try:
+        parsed = make_url(db) if db != DEFAULT_DB else None
+    except (ArgumentError, ValueError):
+        parsed = None  # open_store_opt reports the unparsable URL
+    if parsed is not None and parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:" and not Path(database).is_file():
+            raise fail(
+                f"store {shown}: no such database file (a read-only command creates none; "
+                "check the path, or store scans first with `cniguard scan --db` or "
+                "`cniguard demo --db`)"
+            )
+    engine = open_store_opt(db)
+    try:
+        with engine.connect() as conn:
+            scans = int(conn.scalar(select(func.count()).select_from(Scan)) or 0)
+    except SQLAlchemyError as exc:
+        raise fail(str(store_error(db, exc))) from None
+    if scans == 0:
+        typer.echo(
+            f"cniguard: no scans stored yet in {shown}: run `cniguard demo --db {db}` to try "
+            f"it, or `cniguard scan --db {db}`",
+            err=True,
+        )
+    return engine, scans
+
+
 def store_report_opt(db: str, report: Report) -> int:
     """Store a report (one transaction: all or nothing), or one clear error line (exit 2)."""
     from alembic.util import CommandError

@@ -16,7 +16,9 @@ from cniguard.cli.common import (
     FormatOpt,
     OutputOpt,
     emit,
+    fail,
     load_config_opt,
+    write_output,
 )
 
 
@@ -37,16 +39,27 @@ def demo(
         typer.Option("--save-inventory", help="Also write the demo fleet's inventory JSON here."),
     ] = None,
 ) -> None:
-    """Audit the built-in demo fleet (15+ clusters, every rule failing somewhere; no AWS needed)."""
-    from cniguard.demo import DEMO_NOW, build_fleet, demo_config
+    """Audit the built-in demo fleet (15+ clusters, every rule failing somewhere; no AWS needed).
+
+    Its timestamps are moved to now, so a stored demo (--db) is always inside `kpi`/`serve`'s
+    window.
+    """
+    import datetime as dt
+
+    from cniguard.demo import build_fleet, demo_config
+    from cniguard.demo.clock import instant_text, moved_config, moved_inventory
     from cniguard.engine import evaluate
     from cniguard.model.codec import save_inventory as write_inventory
 
-    inventory = build_fleet()
-    cfg = load_config_opt(config) if config else demo_config()
+    now = dt.datetime.now(dt.UTC)
+    inventory = moved_inventory(build_fleet(), now)
+    cfg = load_config_opt(config) if config else moved_config(demo_config(), now)
     if save_inventory is not None:
-        write_inventory(inventory, save_inventory)
-    report = evaluate(inventory, cfg, generated_at=DEMO_NOW)
+        try:
+            write_inventory(inventory, save_inventory)
+        except OSError as exc:
+            raise fail(f"{save_inventory}: cannot write: {exc.strerror or exc}") from None
+    report = evaluate(inventory, cfg, generated_at=instant_text(now))
     emit(
         report,
         fmt=fmt,
@@ -67,7 +80,4 @@ def rules(
     from cniguard.catalogue import catalogue_markdown, catalogue_table
 
     text = catalogue_markdown() if markdown else catalogue_table()
-    if output is None:
-        typer.echo(text, nl=False)
-    else:
-        output.write_text(text, encoding="utf-8")
+    write_output(text, output, "rule catalogue")

@@ -100,6 +100,7 @@ CallTimeoutOpt = Annotated[
         "called again.",
     ),
 ]
+PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smh]?)")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600}
 
@@ -355,6 +356,8 @@ def permissions(
     """Print the auditor's least-privilege IAM policy and Kubernetes ClusterRole (JSON)."""
     from cniguard.collect.permissions import auditor_policy, cluster_role
 
+    if partition not in PARTITIONS:
+        raise fail(f"--partition expects one of {', '.join(PARTITIONS)}, got {partition!r}")
     if write:
         from cniguard.collect.permissions import write_policy, write_rbac
 
