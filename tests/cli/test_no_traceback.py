@@ -39,6 +39,7 @@ BASE: dict[str, list[str]] = {
 # Commands without file or store input get bad option values instead.
 BAD_VALUES: dict[str, list[str]] = {
     "rules": ["-o", "{missing_dir}/rules.txt"],
+    "explain": ["CNI999"],
     "collect": ["-o", "inv.json", "--deadline", "soon"],
     "permissions": ["--partition", "aws-mars"],
 }
@@ -178,5 +179,5 @@ def test_garbage_gives_one_line_and_exit_2(
         ):
             failures.append(f"{case.argv}: exit {result.exit_code} {result.stderr!r}")
     assert failures == [], "\n".join(failures)
-    assert len(cases) == 65
+    assert len(cases) == 66
     assert {c.command for c in cases} == set(_commands())

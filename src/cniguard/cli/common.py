@@ -162,6 +162,21 @@ def write_output(text: str, output: Path | None, what: str, *, executable: bool 
     typer.echo(f"cniguard: wrote {what} to {output}", err=True)
 
 
+def table_width() -> int:
+    """``COLUMNS`` when set (also for piped output), else the terminal's width, else 140."""
+    import os
+    import shutil
+
+    from cniguard.report.table_format import DEFAULT_WIDTH
+
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
+    return DEFAULT_WIDTH
+
+
 def exit_code(report: Report, fail_on: Sev | None, fail_on_incomplete: bool) -> int:
     from cniguard.model.finding import severity_rank
 
@@ -197,7 +212,13 @@ def emit(
     if db is not None:
         open_store_opt(db)  # an unusable store fails before any output is written
     color = output is None and sys.stdout.isatty()
-    write_output(render(report, fmt.value, color=color), output, f"{fmt.value} report")
+    if fmt is Fmt.table:
+        from cniguard.report.table_format import render as render_table
+
+        text = render_table(report, color=color, width=table_width())
+    else:
+        text = render(report, fmt.value, color=color)
+    write_output(text, output, f"{fmt.value} report")
     if db is not None:
         from cniguard.store.database import display_url
 

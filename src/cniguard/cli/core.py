@@ -18,6 +18,7 @@ from cniguard.cli.common import (
     emit,
     fail,
     load_config_opt,
+    table_width,
     write_output,
 )
 
@@ -25,6 +26,7 @@ from cniguard.cli.common import (
 def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
     app.command("rules")(rules)
+    app.command("explain")(explain)
 
 
 def demo(
@@ -81,3 +83,70 @@ def rules(
 
     text = catalogue_markdown() if markdown else catalogue_table()
     write_output(text, output, "rule catalogue")
+
+
+def explain(
+    rule: Annotated[str, typer.Argument(metavar="RULE", help="A rule id, e.g. CNI002.")],
+) -> None:
+    """What one rule checks, why it matters, the fix, and its evidence on a demo cluster.
+
+    Example: cniguard explain CNI002
+    """
+    from cniguard.rules import RULES_BY_ID
+
+    found = RULES_BY_ID.get(rule.strip().upper())
+    if found is None:
+        raise fail(f"unknown rule {rule!r}: `cniguard rules` lists them")
+    typer.echo(explanation(found.id), nl=False)
+
+
+def explanation(rule_id: str) -> str:
+    """The catalogue entry of ``rule_id`` and one of its findings on the demo fleet, as text."""
+    import json
+    import textwrap
+
+    from cniguard.demo import DEMO_NOW, build_fleet, demo_config
+    from cniguard.engine import evaluate
+    from cniguard.rules import RULES_BY_ID
+
+    rule = RULES_BY_ID[rule_id]
+    width = min(100, table_width())
+
+    def para(label: str, text: str) -> list[str]:
+        return [*textwrap.wrap(f"{label}: {text}", width, subsequent_indent="  "), ""]
+
+    lines = [
+        f"{rule.id}: {rule.title}",
+        *textwrap.wrap(
+            f"Severity {rule.severity} (default; `[severity]` in cniguard.toml changes it), "
+            f"category {rule.category}, live sources needed: {', '.join(rule.needs) or 'none'}, "
+            f"checked in IaC: {'yes' if rule.iac else 'no'}.",
+            width,
+        ),
+        "",
+        *para("Why", rule.rationale),
+        *para("Fix", rule.remediation),
+    ]
+    report = evaluate(build_fleet(), demo_config(), rules=(rule,), generated_at=DEMO_NOW)
+    example = next((f for f in report.findings if f.status == "fail"), None)
+    if example is not None:
+        name = example.cluster.rsplit("/", 1)[-1]
+        lines += [
+            f"Evidence (what a finding carries), as on demo cluster {name} "
+            "(`cniguard demo -f json`):",
+            *textwrap.wrap(example.message, width, initial_indent="  ", subsequent_indent="  "),
+        ]
+        for key, value in example.evidence.items():
+            shown = json.dumps(value, sort_keys=True)
+            lines += textwrap.wrap(
+                f"{key}: {shown}",
+                width,
+                initial_indent="  ",
+                subsequent_indent="    ",
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        lines.append("")
+    if rule.references:
+        lines += ["References:", *(f"  {url}" for url in rule.references)]
+    return "\n".join(lines).rstrip("\n") + "\n"
