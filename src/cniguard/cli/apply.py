@@ -13,6 +13,7 @@ from cniguard.cli.common import (
     EXIT_OK,
     ConfigOpt,
     DbOpt,
+    aws_failure,
     fail,
     load_config_opt,
     open_store_opt,
@@ -152,7 +153,7 @@ def _one(
         aws = AwsOps(session, Target(plan.cluster, plan.arn, plan.region), run_id)
         account = aws.caller_account()
     except (BotoCoreError, ClientError) as exc:
-        raise fail(f"cannot use the AWS credentials: {exc}") from None
+        raise aws_failure(exc) from None
     if account != plan.account:
         raise fail(
             f"the credentials are for account {account}, cluster {plan.cluster} is in "

@@ -89,6 +89,50 @@ def open_store_opt(db: str):  # type: ignore[no-untyped-def]
         raise fail(str(exc)) from None
 
 
+_NO_CREDENTIALS = (
+    "NoCredentialsError",
+    "PartialCredentialsError",
+    "ProfileNotFound",
+    "SSOError",
+    "SSOTokenLoadError",
+    "UnauthorizedSSOTokenError",
+    "TokenRetrievalError",
+    "CredentialRetrievalError",
+    "LoginTokenLoadError",
+    "NoAuthTokenError",
+)
+_REJECTED = {
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "RequestExpired",
+}
+CREDENTIALS_HINT = (
+    "run `aws configure` or `aws sso login --profile NAME`, or pass --profile NAME "
+    "(`cniguard demo` works without AWS)"
+)
+
+
+def aws_failure(exc: BaseException) -> typer.Exit:
+    """One line saying what went wrong with AWS and what to do: credentials that are missing or
+    rejected, or an endpoint that cannot be reached (a network problem, not a credentials one)."""
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if names & set(_NO_CREDENTIALS):
+        return fail(f"no usable AWS credentials ({exc}): {CREDENTIALS_HINT}")
+    if isinstance(exc, ConnectionError | HTTPClientError):
+        return fail(
+            f"cannot connect to AWS: {exc} (a network problem, not the credentials: check the "
+            "network, the proxy settings and AWS_ENDPOINT_URL)"
+        )
+    if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in _REJECTED:
+        return fail(f"AWS rejected the credentials ({exc}): {CREDENTIALS_HINT}")
+    return fail(f"AWS error: {exc}")
+
+
 def open_read_store_opt(db: str):  # type: ignore[no-untyped-def]
     """The store for a read-only command (``kpi``, ``serve``) and how many scans it holds.
 

@@ -27,6 +27,7 @@ from cniguard.cli.common import (
     Fmt,
     FormatOpt,
     OutputOpt,
+    aws_failure,
     emit,
     fail,
     load_config_opt,
@@ -266,7 +267,7 @@ def run_collection(options: LiveOptions) -> Inventory:
         with progress_bar(enabled=show) as progress:
             inventory = collect_live(options, progress)
     except (BotoCoreError, ClientError) as exc:
-        raise fail(f"cannot use the AWS credentials: {exc}") from None
+        raise aws_failure(exc) from None
     except KubeTargetError as exc:
         raise fail(str(exc)) from None
     if not options.quiet:

@@ -85,6 +85,17 @@ def is_suppressed(finding: Finding) -> bool:
     )
 
 
+def section_counts(findings: list[Finding]) -> str:
+    """``10 open, 1 unknown``: a findings section in the summary's own terms (open findings,
+    unknown results, suppressed), so a section's numbers add up to the summary's."""
+    parts = (
+        ("open", sum(1 for f in findings if f.active)),
+        ("unknown", sum(1 for f in findings if f.status == "unknown")),
+        ("suppressed", sum(1 for f in findings if is_suppressed(f))),
+    )
+    return ", ".join(f"{n} {label}" for label, n in parts if n)
+
+
 def rule_severities(findings: tuple[Finding, ...]) -> list[tuple[str, Severity]]:
     """Each rule once, at its worst severity, worst first."""
     seen: dict[str, Severity] = {}
