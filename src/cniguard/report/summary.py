@@ -8,6 +8,7 @@ Percentages whose definition belongs to the engine (IRSA compliance, coverage) a
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,7 +86,7 @@ def is_suppressed(finding: Finding) -> bool:
     )
 
 
-def section_counts(findings: list[Finding]) -> str:
+def section_counts(findings: Sequence[Finding]) -> str:
     """``10 open, 1 unknown``: a findings section in the summary's own terms (open findings,
     unknown results, suppressed), so a section's numbers add up to the summary's."""
     parts = (
