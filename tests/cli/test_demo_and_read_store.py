@@ -86,3 +86,16 @@ def test_kpi_on_an_empty_store_says_no_scans_and_where(tmp_path: Path) -> None:
         f"cniguard: no scans stored yet in {url}: run `cniguard demo --db {url}` to try it, "
         f"or `cniguard scan --db {url}`\n"
     )
+
+
+def test_kpi_on_the_missing_default_store_says_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    result = runner.invoke(app, ["kpi"])
+    assert (result.exit_code, result.stdout) == (0, "")
+    url = f"sqlite:///{tmp_path}/cniguard/cniguard.db"
+    assert result.stderr == (
+        f"cniguard: no scans stored yet in {url}: run `cniguard demo --db default` to try it, "
+        "or `cniguard scan --db default`\n"
+    )

@@ -167,9 +167,10 @@ def open_read_store_opt(db: str):  # type: ignore[no-untyped-def]
     except SQLAlchemyError as exc:
         raise fail(str(store_error(db, exc))) from None
     if scans == 0:
+        named = db if db == DEFAULT_DB else display_url(db)  # never the password
         typer.echo(
-            f"cniguard: no scans stored yet in {shown}: run `cniguard demo --db {db}` to try "
-            f"it, or `cniguard scan --db {db}`",
+            f"cniguard: no scans stored yet in {shown}: run `cniguard demo --db {named}` to try "
+            f"it, or `cniguard scan --db {named}`",
             err=True,
         )
     return engine, scans
