@@ -51,7 +51,11 @@ def test_moved_demo_concludes_the_same(when: str) -> None:
 
 def test_stored_demo_is_inside_the_default_kpi_window(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/demo.db"
-    assert runner.invoke(app, ["demo", "--db", url, "-o", str(tmp_path / "r.txt")]).exit_code == 0
+    stored = runner.invoke(app, ["demo", "--db", url, "-o", str(tmp_path / "r.txt")])
+    assert (stored.exit_code, stored.stderr.splitlines()[-1]) == (
+        0,
+        f"cniguard: stored scan 1 in {url}",
+    )
     result = runner.invoke(app, ["kpi", "--db", url, "-f", "json"])
     assert result.exit_code == 0, result.output
     kpis = json.loads(result.stdout)
@@ -91,10 +95,14 @@ def test_kpi_on_an_empty_store_says_no_scans_and_where(tmp_path: Path) -> None:
 def test_kpi_on_the_missing_default_store_says_where_it_looked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from cniguard.store.database import get_engine
+
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    get_engine.cache_clear()  # "default" may be cached for another test's data directory
     result = runner.invoke(app, ["kpi"])
     assert (result.exit_code, result.stdout) == (0, "")
     url = f"sqlite:///{tmp_path}/cniguard/cniguard.db"
+    assert (tmp_path / "cniguard" / "cniguard.db").is_file()  # the default store is made on use
     assert result.stderr == (
         f"cniguard: no scans stored yet in {url}: run `cniguard demo --db default` to try it, "
         "or `cniguard scan --db default`\n"

@@ -265,8 +265,8 @@ def emit(
         text = render(report, fmt.value, color=color)
     write_output(text, output, f"{fmt.value} report")
     if db is not None:
-        from cniguard.store.database import display_url
+        from cniguard.store.database import display_url, resolve_url
 
         scan_id = store_report_opt(db, report)
-        typer.echo(f"cniguard: stored scan {scan_id} in {display_url(db)}", err=True)
+        typer.echo(f"cniguard: stored scan {scan_id} in {display_url(resolve_url(db))}", err=True)
     raise typer.Exit(exit_code(report, fail_on, fail_on_incomplete))
