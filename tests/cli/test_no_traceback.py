@@ -181,3 +181,27 @@ def test_garbage_gives_one_line_and_exit_2(
     assert failures == [], "\n".join(failures)
     assert len(cases) == 66
     assert {c.command for c in cases} == set(_commands())
+
+
+def test_a_bug_is_one_line_unless_debugging(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import cniguard.catalogue
+    from cniguard.cli.main import main
+
+    def broken() -> str:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(cniguard.catalogue, "catalogue_table", broken)
+    monkeypatch.setattr("sys.argv", ["cniguard", "rules"])
+    monkeypatch.delenv("CNIGUARD_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 70
+    assert capsys.readouterr().err == (
+        "cniguard: internal error: RuntimeError: boom (a bug in cniguard; CNIGUARD_DEBUG=1 shows "
+        "the traceback)\n"
+    )
+    monkeypatch.setenv("CNIGUARD_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="boom"):
+        main()

@@ -50,5 +50,22 @@ kube_export.register(app)
 add_examples(app)
 
 
+EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in cniguard, never the user's input
+
+
 def main() -> None:
-    app()
+    """The console script: an unexpected error (a bug) is one line, not a traceback, unless
+    CNIGUARD_DEBUG is set."""
+    import os
+
+    try:
+        app()
+    except Exception as exc:
+        if os.environ.get("CNIGUARD_DEBUG"):
+            raise
+        typer.echo(
+            f"cniguard: internal error: {type(exc).__name__}: {exc} (a bug in cniguard; "
+            "CNIGUARD_DEBUG=1 shows the traceback)",
+            err=True,
+        )
+        raise SystemExit(EXIT_INTERNAL) from None
