@@ -88,10 +88,7 @@ def rules(
 def explain(
     rule: Annotated[str, typer.Argument(metavar="RULE", help="A rule id, e.g. CNI002.")],
 ) -> None:
-    """What one rule checks, why it matters, the fix, and its evidence on a demo cluster.
-
-    Example: cniguard explain CNI002
-    """
+    """What one rule checks, why it matters, the fix, and its evidence on a demo cluster."""
     from cniguard.rules import RULES_BY_ID
 
     found = RULES_BY_ID.get(rule.strip().upper())
