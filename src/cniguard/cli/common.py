@@ -5,11 +5,14 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cniguard.model.finding import Report
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
 
@@ -133,7 +136,7 @@ def aws_failure(exc: BaseException) -> typer.Exit:
     return fail(f"AWS error: {exc}")
 
 
-def open_read_store_opt(db: str):  # type: ignore[no-untyped-def]
+def open_read_store_opt(db: str) -> tuple[Engine, int]:
     """The store for a read-only command (``kpi``, ``serve``) and how many scans it holds.
 
     A SQLite file named explicitly must exist (a mistyped path is an error, never a new empty
