@@ -3,17 +3,31 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
 
 .PHONY: demo test lint typecheck unit bench bench-deps docs clean policies prices
 
+# `make demo` installs cniguard and what it runs on; `make test` (and the rest) the dev tools too.
+$(RUN_STAMP): pyproject.toml
+	@echo "==> creating $(VENV) and installing cniguard into it (no dev tools)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUN_STAMP)
+
 $(STAMP): pyproject.toml
+	@echo "==> creating $(VENV) and installing cniguard with the dev tools (pytest, mypy, ruff, moto)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	touch $(STAMP)
+	touch $(STAMP) $(RUN_STAMP)
 
-demo: $(STAMP)
+demo: $(RUN_STAMP)
+	@echo "==> auditing the built-in demo fleet (16 clusters, 3 accounts; no AWS account needed)"
 	$(BIN)/cniguard demo
+	@echo "==> next: $(BIN)/cniguard demo --format html -o demo.html   (evidence and fixes)"
+	@echo "    for a real account: . $(BIN)/activate, then cniguard permissions (the read-only"
+	@echo "    policy to grant), then cniguard scan --profile PROFILE  (README: Quick start)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

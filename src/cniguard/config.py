@@ -27,6 +27,7 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +97,20 @@ def _toml_type(value: Any) -> str:
     return names.get(type(value), "a date or time")
 
 
+def _rule_ids() -> list[str]:
+    from cniguard.rules import RULES_BY_ID  # imported here: the rules import this module's types
+
+    return sorted(RULES_BY_ID)
+
+
+def _known_keys(table: dict[str, Any], known: tuple[str, ...], where: str) -> None:
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise InputError(
+            f"{where}: unknown key(s): {', '.join(unknown)} (expected {', '.join(known)})"
+        )
+
+
 def parse_config(data: dict[str, Any], source: str = "config") -> Config:
     known = {"required_tags", "production", "severity", "suppressions", "thresholds", "cost"}
     unknown = sorted(set(data) - known)
@@ -105,12 +120,18 @@ def parse_config(data: dict[str, Any], source: str = "config") -> Config:
     if "required_tags" in data:
         kwargs["required_tags"] = _str_list(data["required_tags"], f"{source}: required_tags")
     prod = _table(data, "production", source)
+    _known_keys(prod, ("tag_key", "values"), f"{source}: [production]")
     if "tag_key" in prod:
         kwargs["production_tag_key"] = _string(prod["tag_key"], f"{source}: production.tag_key")
     if "values" in prod:
         kwargs["production_values"] = _str_list(prod["values"], f"{source}: production.values")
+    rule_ids = _rule_ids()
     overrides: dict[str, Severity] = {}
     for rule_id, sev in _table(data, "severity", source).items():
+        if rule_id not in rule_ids:
+            raise InputError(
+                f"{source}: severity.{rule_id}: unknown rule id (`cniguard rules` lists them)"
+            )
         if sev not in SEVERITIES:
             raise InputError(
                 f"{source}: severity.{rule_id} = {sev!r}; expected one of {', '.join(SEVERITIES)}"
@@ -118,6 +139,7 @@ def parse_config(data: dict[str, Any], source: str = "config") -> Config:
         overrides[str(rule_id)] = cast(Severity, sev)
     kwargs["severity_overrides"] = overrides
     thresholds = _table(data, "thresholds", source)
+    _known_keys(thresholds, ("stuck_pod_minutes",), f"{source}: [thresholds]")
     if "stuck_pod_minutes" in thresholds:
         minutes = thresholds["stuck_pod_minutes"]
         if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 0:
@@ -134,6 +156,7 @@ def parse_config(data: dict[str, Any], source: str = "config") -> Config:
         where = f"{source}: suppressions[{i}]"
         if not isinstance(raw, dict):
             raise InputError(f"{where}: must be a table")
+        _known_keys(raw, ("rule", "resource", "reason", "expires"), where)
         missing = [k for k in ("rule", "reason") if not raw.get(k)]
         if missing:
             raise InputError(
@@ -149,9 +172,14 @@ def parse_config(data: dict[str, Any], source: str = "config") -> Config:
             expires = expires.date()
         elif expires is not None and not isinstance(expires, dt.date):
             raise InputError(f"{where}: expires must be a date")
+        rule = _string(raw["rule"], f"{where}.rule")
+        if not fnmatch.filter(rule_ids, rule):
+            raise InputError(
+                f"{where}.rule: {rule!r} matches no rule id (`cniguard rules` lists them)"
+            )
         sups.append(
             Suppression(
-                rule=_string(raw["rule"], f"{where}.rule"),
+                rule=rule,
                 resource=_string(raw.get("resource", "*"), f"{where}.resource"),
                 reason=_string(raw["reason"], f"{where}.reason"),
                 expires=expires,

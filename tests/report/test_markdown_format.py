@@ -33,11 +33,11 @@ def test_findings_grouped_by_severity_worst_first(report: Report) -> None:
     text = render(report, "markdown")
     headings = [line for line in text.splitlines() if line.startswith("### ")]
     assert headings == [
-        "### Critical (3)",
-        "### High (1)",
-        "### Medium (3)",
-        "### Low (3)",
-        "### Info (1)",
+        "### Critical (3 open)",
+        "### High (1 open)",
+        "### Medium (2 open, 1 unknown)",
+        "### Low (2 open, 1 suppressed)",
+        "### Info (1 open)",
     ]
     assert text.endswith("4 passing check(s) not listed.\n")
 

@@ -13,8 +13,10 @@ from cniguard.cli.common import (
     EXIT_OK,
     ConfigOpt,
     DbOpt,
+    aws_failure,
     fail,
     load_config_opt,
+    open_store_opt,
     store_report_opt,
 )
 from cniguard.cli.scan import with_live_options
@@ -74,6 +76,8 @@ def apply(
     if (resume or rollback) and not yes:
         raise fail(f"{'--resume' if resume else '--rollback'} changes the cluster: add --yes")
     cfg = load_config_opt(config)
+    if db is not None:
+        open_store_opt(db)  # an unusable store fails before anything is changed
     plan = _load_plan(plan_file)
     folder = journal_dir or default_journal_dir()
     for cluster_plan in _selected(plan, cluster or []):
@@ -149,7 +153,7 @@ def _one(
         aws = AwsOps(session, Target(plan.cluster, plan.arn, plan.region), run_id)
         account = aws.caller_account()
     except (BotoCoreError, ClientError) as exc:
-        raise fail(f"cannot use the AWS credentials: {exc}") from None
+        raise aws_failure(exc) from None
     if account != plan.account:
         raise fail(
             f"the credentials are for account {account}, cluster {plan.cluster} is in "

@@ -5,11 +5,14 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cniguard.model.finding import Report
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
 
@@ -91,6 +94,93 @@ def open_store_opt(db: str):  # type: ignore[no-untyped-def]
         raise fail(str(exc)) from None
 
 
+_NO_CREDENTIALS = (
+    "NoCredentialsError",
+    "PartialCredentialsError",
+    "ProfileNotFound",
+    "SSOError",
+    "SSOTokenLoadError",
+    "UnauthorizedSSOTokenError",
+    "TokenRetrievalError",
+    "CredentialRetrievalError",
+    "LoginTokenLoadError",
+    "NoAuthTokenError",
+)
+_REJECTED = {
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "RequestExpired",
+}
+CREDENTIALS_HINT = (
+    "run `aws configure` or `aws sso login --profile NAME`, or pass --profile NAME "
+    "(`cniguard demo` works without AWS)"
+)
+
+
+def aws_failure(exc: BaseException) -> typer.Exit:
+    """One line saying what went wrong with AWS and what to do: credentials that are missing or
+    rejected, or an endpoint that cannot be reached (a network problem, not a credentials one)."""
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if names & set(_NO_CREDENTIALS):
+        return fail(f"no usable AWS credentials ({exc}): {CREDENTIALS_HINT}")
+    if isinstance(exc, ConnectionError | HTTPClientError):
+        return fail(
+            f"cannot connect to AWS: {exc} (a network problem, not the credentials: check the "
+            "network, the proxy settings and AWS_ENDPOINT_URL)"
+        )
+    if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in _REJECTED:
+        return fail(f"AWS rejected the credentials ({exc}): {CREDENTIALS_HINT}")
+    return fail(f"AWS error: {exc}")
+
+
+def open_read_store_opt(db: str) -> tuple[Engine, int]:
+    """The store for a read-only command (``kpi``, ``serve``) and how many scans it holds.
+
+    A SQLite file named explicitly must exist (a mistyped path is an error, never a new empty
+    database); the default store is created on first use. With no scans stored, one line on
+    stderr says so and names the database read.
+    """
+    from sqlalchemy import func, select
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from cniguard.store.database import DEFAULT_DB, display_url, resolve_url, store_error
+    from cniguard.store.schema import Scan
+
+    shown = display_url(resolve_url(db))
+    try:
+        parsed = make_url(db) if db != DEFAULT_DB else None
+    except (ArgumentError, ValueError):
+        parsed = None  # open_store_opt reports the unparsable URL
+    if parsed is not None and parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:" and not Path(database).is_file():
+            raise fail(
+                f"store {shown}: no such database file (a read-only command creates none; "
+                "check the path, or store scans first with `cniguard scan --db` or "
+                "`cniguard demo --db`)"
+            )
+    engine = open_store_opt(db)
+    try:
+        with engine.connect() as conn:
+            scans = int(conn.scalar(select(func.count()).select_from(Scan)) or 0)
+    except SQLAlchemyError as exc:
+        raise fail(str(store_error(db, exc))) from None
+    if scans == 0:
+        named = db if db == DEFAULT_DB else display_url(db)  # never the password
+        typer.echo(
+            f"cniguard: no scans stored yet in {shown}: run `cniguard demo --db {named}` to try "
+            f"it, or `cniguard scan --db {named}`",
+            err=True,
+        )
+    return engine, scans
+
+
 def store_report_opt(db: str, report: Report) -> int:
     """Store a report (one transaction: all or nothing), or one clear error line (exit 2)."""
     from alembic.util import CommandError
@@ -120,6 +210,21 @@ def write_output(text: str, output: Path | None, what: str, *, executable: bool 
     except OSError as exc:
         raise fail(f"{output}: cannot write: {exc.strerror or exc}") from None
     typer.echo(f"cniguard: wrote {what} to {output}", err=True)
+
+
+def table_width() -> int:
+    """``COLUMNS`` when set (also for piped output), else the terminal's width, else 140."""
+    import os
+    import shutil
+
+    from cniguard.report.table_format import DEFAULT_WIDTH
+
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
+    return DEFAULT_WIDTH
 
 
 def exit_code(report: Report, fail_on: Sev | None, fail_on_incomplete: bool) -> int:
@@ -158,13 +263,18 @@ def emit(
         open_store_opt(db)  # an unusable store fails before any output is written
     color = output is None and sys.stdout.isatty()
     try:
-        text = render(report, fmt.value, color=color)
+        if fmt is Fmt.table:
+            from cniguard.report.table_format import render as render_table
+
+            text = render_table(report, color=color, width=table_width())
+        else:
+            text = render(report, fmt.value, color=color)
     except ValueError as exc:  # a report the format cannot hold (ASFF of an IaC template)
         raise fail(str(exc)) from None
     write_output(text, output, f"{fmt.value} report")
     if db is not None:
-        from cniguard.store.database import display_url
+        from cniguard.store.database import display_url, resolve_url
 
         scan_id = store_report_opt(db, report)
-        typer.echo(f"cniguard: stored scan {scan_id} in {display_url(db)}", err=True)
+        typer.echo(f"cniguard: stored scan {scan_id} in {display_url(resolve_url(db))}", err=True)
     raise typer.Exit(exit_code(report, fail_on, fail_on_incomplete))

@@ -18,6 +18,7 @@ from cniguard.cli.common import (
     emit,
     fail,
     load_config_opt,
+    open_store_opt,
 )
 
 PathsArg = Annotated[
@@ -48,6 +49,8 @@ def iac(
     if missing:
         raise fail(f"no such file or directory: {', '.join(missing)}")
     cfg = load_config_opt(config)
+    if db is not None:
+        open_store_opt(db)  # an unusable store fails before the files are read
     inventory = collect_iac(paths)
     for gap in inventory.gaps:
         if gap.what in ("iac:parse", "iac:file"):

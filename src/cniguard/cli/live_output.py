@@ -11,7 +11,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from cniguard.model.inventory import Inventory
@@ -51,12 +59,23 @@ class _Silent:
 
 
 @contextmanager
-def progress_bar(*, enabled: bool) -> Iterator[RichProgress | _Silent]:
+def progress_bar(
+    *, enabled: bool, console: Console | None = None
+) -> Iterator[RichProgress | _Silent]:
+    """Bars with a spinner and the time elapsed, redrawn while nothing completes, so a scan
+    that waits on a slow endpoint visibly waits rather than looking hung."""
     if not enabled:
         yield _Silent()
         return
-    columns = (TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description:>9}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    out = console or Console(stderr=True)
+    with Progress(*columns, console=out, transient=True, refresh_per_second=4) as progress:
         yield RichProgress(progress)
 
 

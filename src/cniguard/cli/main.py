@@ -7,12 +7,13 @@ import typer
 from cniguard import __version__
 from cniguard.cli import apply, core, iac, impact, kube_export, plan, scan, verify
 from cniguard.cli import store as store_cmds
+from cniguard.cli.examples import add_examples
 
 app = typer.Typer(
     name="cniguard",
     help="Keeps the VPC CNI (aws-node) permissions of EKS clusters working and least-privilege.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 
@@ -26,7 +27,12 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        False,
+        "--version",
+        "-V",
+        callback=_version,
+        is_eager=True,
+        help="Print the version and exit.",
     ),
 ) -> None:
     """cniguard: find EKS clusters whose CNI permissions are missing or misplaced."""
@@ -41,7 +47,25 @@ impact.register(app)
 verify.register(app)
 apply.register(app)
 kube_export.register(app)
+add_examples(app)
+
+
+EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in cniguard, never the user's input
 
 
 def main() -> None:
-    app()
+    """The console script: an unexpected error (a bug) is one line, not a traceback, unless
+    CNIGUARD_DEBUG is set."""
+    import os
+
+    try:
+        app()
+    except Exception as exc:
+        if os.environ.get("CNIGUARD_DEBUG"):
+            raise
+        typer.echo(
+            f"cniguard: internal error: {type(exc).__name__}: {exc} (a bug in cniguard; "
+            "CNIGUARD_DEBUG=1 shows the traceback)",
+            err=True,
+        )
+        raise SystemExit(EXIT_INTERNAL) from None

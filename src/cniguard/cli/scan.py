@@ -27,6 +27,7 @@ from cniguard.cli.common import (
     Fmt,
     FormatOpt,
     OutputOpt,
+    aws_failure,
     emit,
     fail,
     load_config_opt,
@@ -101,6 +102,7 @@ CallTimeoutOpt = Annotated[
         "called again.",
     ),
 ]
+PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smh]?)")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600}
 
@@ -266,7 +268,7 @@ def run_collection(options: LiveOptions) -> Inventory:
         with progress_bar(enabled=show) as progress:
             inventory = collect_live(options, progress)
     except (BotoCoreError, ClientError) as exc:
-        raise fail(f"cannot use the AWS credentials: {exc}") from None
+        raise aws_failure(exc) from None
     except KubeTargetError as exc:
         raise fail(str(exc)) from None
     if not options.quiet:
@@ -364,6 +366,8 @@ def permissions(
     """Print the auditor's least-privilege IAM policy and Kubernetes ClusterRole (JSON)."""
     from cniguard.collect.permissions import auditor_policy, cluster_role
 
+    if partition not in PARTITIONS:
+        raise fail(f"--partition expects one of {', '.join(PARTITIONS)}, got {partition!r}")
     if write:
         from cniguard.collect.permissions import write_policy, write_rbac
 

@@ -10,7 +10,7 @@ import typer
 
 from cniguard.cli.common import (
     fail,
-    open_store_opt,
+    open_read_store_opt,
 )
 from cniguard.cli.watch import watch
 
@@ -96,13 +96,18 @@ def kpi(
     """KPIs over the stored history: compliance, identity modes, open findings, MTTR, coverage."""
     import datetime as dt
 
+    from cniguard.store.database import display_url, resolve_url
     from cniguard.store.kpi import compute_kpis
 
     window = dt.timedelta(seconds=_duration(since, "--since"))
-    kpis = compute_kpis(open_store_opt(db), window)
-    typer.echo(json.dumps(kpis, indent=2) if fmt is KpiFmt.json else kpi_table(kpis), nl=False)
+    engine, scans = open_read_store_opt(db)
+    if scans == 0 and fmt is KpiFmt.table:
+        return
+    kpis = compute_kpis(engine, window)
     if fmt is KpiFmt.json:
-        typer.echo()
+        typer.echo(json.dumps(kpis, indent=2))
+    else:
+        typer.echo(f"Store: {display_url(resolve_url(db))}\n" + kpi_table(kpis), nl=False)
 
 
 def serve(
@@ -147,7 +152,7 @@ def serve(
 
     if not is_loopback(host) and not token:
         raise fail(f"--host {host} is reachable from other machines: give --token as well")
-    open_store_opt(db)
+    open_read_store_opt(db)  # names the database; a mistyped SQLite path is an error
     app = create_app(
         db,
         token=token,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cniguard.model.codec import InputError
+from cniguard.model.codec import InputError, read_utf8
 from cniguard.model.common import JsonDict
 
 Document = JsonDict | str | None
@@ -421,10 +421,7 @@ def from_calls(data: Any, source: str) -> list[Change]:
 
 def load_json(path: Path) -> Any:
     """A JSON file, or an InputError naming the file (and line) that is wrong."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    text = read_utf8(path)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

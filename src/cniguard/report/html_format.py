@@ -25,6 +25,7 @@ from cniguard.report.summary import (
     location_text,
     percent,
     rule_list,
+    section_counts,
     status_text,
     summarize,
 )
@@ -109,8 +110,8 @@ pre{background:#f6f8fa;padding:.5rem;overflow:auto;white-space:pre-wrap;margin:0
 </table>
 
 <h2>Findings</h2>
-{%- for severity, group in groups %}
-<h3><span class="sev sev-{{ severity }}">{{ severity }}</span> {{ group | length }}</h3>
+{%- for severity, counts, group in groups %}
+<h3><span class="sev sev-{{ severity }}">{{ severity }}</span> {{ counts }}</h3>
 {%- for f in group %}
 <article class="finding{{ ' suppressed' if f.suppressed else '' }}">
 <h4>{{ f.rule_id }} · {{ f.title }}</h4>
@@ -203,7 +204,8 @@ def _context(report: Report) -> dict[str, Any]:
     for severity in SEVERITIES:
         group = by_severity([f for f in shown if f.severity == severity])
         if group:
-            groups.append((severity, [_finding_view(f, names) for f in group]))
+            views = [_finding_view(f, names) for f in group]
+            groups.append((severity, section_counts(group), views))
     return {
         "csp": CSP,
         "report": report,

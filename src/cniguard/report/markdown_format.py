@@ -16,6 +16,7 @@ from cniguard.report.summary import (
     gap_lines,
     location_text,
     rule_list,
+    section_counts,
     status_text,
 )
 
@@ -89,7 +90,7 @@ def _findings(report: Report) -> list[str]:
         group = by_severity([f for f in shown if f.severity == severity])
         if not group:
             continue
-        out += [f"### {severity.capitalize()} ({len(group)})", ""]
+        out += [f"### {severity.capitalize()} ({section_counts(group)})", ""]
         rows = [
             [
                 f"**{md(f.rule_id)}** {md(f.title)}",

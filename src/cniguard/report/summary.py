@@ -8,6 +8,7 @@ Percentages whose definition belongs to the engine (IRSA compliance, coverage) a
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,12 +87,28 @@ def is_suppressed(finding: Finding) -> bool:
     )
 
 
-def rule_list(findings: tuple[Finding, ...], sep: str = ", ") -> str:
-    """``CNI002 (critical), CNI011 (medium)``: each rule once, at its worst severity."""
+def section_counts(findings: Sequence[Finding]) -> str:
+    """``10 open, 1 unknown``: a findings section in the summary's own terms (open findings,
+    unknown results, suppressed), so a section's numbers add up to the summary's."""
+    parts = (
+        ("open", sum(1 for f in findings if f.active)),
+        ("unknown", sum(1 for f in findings if f.status == "unknown")),
+        ("suppressed", sum(1 for f in findings if is_suppressed(f))),
+    )
+    return ", ".join(f"{n} {label}" for label, n in parts if n)
+
+
+def rule_severities(findings: tuple[Finding, ...]) -> list[tuple[str, Severity]]:
+    """Each rule once, at its worst severity, worst first."""
     seen: dict[str, Severity] = {}
     for finding in by_severity(findings):
         seen.setdefault(finding.rule_id, finding.severity)
-    return sep.join(f"{rule} ({sev})" for rule, sev in seen.items())
+    return list(seen.items())
+
+
+def rule_list(findings: tuple[Finding, ...], sep: str = ", ") -> str:
+    """``CNI002 (critical), CNI011 (medium)``: each rule once, at its worst severity."""
+    return sep.join(f"{rule} ({sev})" for rule, sev in rule_severities(findings))
 
 
 def cluster_rows(report: Report) -> tuple[ClusterRow, ...]:
@@ -165,17 +182,19 @@ def count(value: int | None) -> str:
     return "not reported" if value is None else str(value)
 
 
-def gap_lines(report: Report) -> tuple[str, ...]:
-    """One line per coverage gap: what could not be read, where, and why."""
+def gap_lines(report: Report, *, short: bool = False) -> tuple[str, ...]:
+    """One line per coverage gap: what could not be read, where, and why (``short``: a cluster
+    by its name, for the narrow table that shows its account and region)."""
     gaps = report.coverage.get("gaps")
     lines: list[str] = []
     if not isinstance(gaps, list):
         return ()
     for gap in gaps:
         if isinstance(gap, dict):
-            where = gap.get("cluster") or "/".join(
-                str(gap[k]) for k in ("account", "region") if gap.get(k)
-            )
+            cluster = str(gap.get("cluster") or "")
+            if short and cluster.startswith("arn:"):
+                cluster = cluster.rsplit("/", 1)[-1]
+            where = cluster or "/".join(str(gap[k]) for k in ("account", "region") if gap.get(k))
             what = gap.get("operation") or gap.get("what") or "?"
             text = f"{what}: {gap.get('reason', '')}".rstrip(": ")
             lines.append(f"{where}: {text}" if where else text)
