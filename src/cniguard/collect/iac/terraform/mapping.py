@@ -20,9 +20,11 @@ from cniguard.collect.iac.terraform.mapping_base import (
     _ClusterRef,
     _describe,
     _first,
+    _label,
     _tags,
 )
 from cniguard.collect.iac.terraform.mapping_nodes import NodeMapper
+from cniguard.collect.iac.terraform.mapping_reach import external_refs, harmless, module_reach
 from cniguard.collect.iac.terraform.module import Problem, ResourceInstance
 from cniguard.collect.iac.terraform.values import Unknown
 from cniguard.model.inventory import (
@@ -31,6 +33,7 @@ from cniguard.model.inventory import (
     Cluster,
     FargateProfile,
     Gap,
+    NodeGroup,
     PodIdentityAssociation,
 )
 
@@ -111,12 +114,106 @@ class _Mapper(NodeMapper):
         qualified = qualify(item.scope, item.address)
         return _ClusterRef(item, f"tf:{qualified}", qualified, item.values.get("name"))
 
-    def clusters(self) -> None:
+    def clusters(self, problems: list[Problem]) -> None:
         self.refs = [self.cluster_ref(item) for item in self.by_type["aws_eks_cluster"]]
+        modules = [p for p in problems if p.source is not None and not harmless(p.source)]
+        self.refs.extend(external_refs(self, modules))
+        reach = module_reach(self.refs, modules)
         for ref in self.refs:
-            self.fragment.clusters.append(self.cluster(ref))
+            cluster = self.external(ref) if ref.external else self.cluster(ref)
+            self.fragment.clusters.append(self.unevaluated(cluster, reach.get(ref.id, [])))
         self.orphans()
         self.place_role_gaps()
+        touched = {id(p) for calls in reach.values() for p in calls}
+        for problem in problems:
+            if id(problem) in touched or (problem.source and harmless(problem.source)):
+                continue
+            self.fragment.gaps.append(
+                Gap(
+                    what=WHAT,
+                    reason=f"{problem.address}: cannot evaluate {problem.unknown.describe()}",
+                    resource=problem.origin.file,
+                    line=problem.origin.line,
+                )
+            )
+
+    def unevaluated(self, cluster: Cluster, calls: list[Problem]) -> Cluster:
+        """A cluster that module calls cniguard does not evaluate may add to: its add-ons, pod
+        identity and node roles are unknown (one node source of unknown role per call)."""
+        if not calls:
+            return cluster
+        for call in calls:
+            self.fragment.gaps.append(
+                Gap(
+                    what=WHAT,
+                    reason=(
+                        f"{call.address}: module source {call.source!r} is not evaluated; the "
+                        "add-ons, pod identity associations, access entries and node roles it "
+                        "may create for this cluster are unknown"
+                    ),
+                    cluster=cluster.arn,
+                    resource=call.origin.file,
+                    line=call.origin.line,
+                )
+            )
+        unknown_nodes = tuple(
+            NodeGroup(
+                name=f"{call.address} (not evaluated)",
+                kind="unknown",
+                role_arn=None,
+                origin=call.origin,
+            )
+            for call in calls
+        )
+        return replace(
+            cluster,
+            addons=None,
+            pod_identity_associations=None,
+            node_groups=(*(cluster.node_groups or ()), *unknown_nodes),
+        )
+
+    def external(self, ref: _ClusterRef) -> Cluster:
+        """A cluster only named by its children (a data source, a variable, a literal, another
+        module's output): judged by what the files give, the rest unknown."""
+        name = ref.name if isinstance(ref.name, str) else _label(ref.name)
+        self.gap(
+            ref.item,
+            f"cluster {name} is not defined in the scanned files: its IP family, OIDC issuer, "
+            "authentication mode and the node groups, add-ons and pod identity associations "
+            "defined elsewhere are unknown",
+            ref.id,
+            "cluster_name",
+        )
+        addons, associations = self.addons(ref)
+        has_cni = any(a.name == "vpc-cni" for a in addons or ())
+        aws_node = any(
+            (a.namespace, a.service_account) == ("kube-system", "aws-node")
+            for a in associations or ()
+        )
+        return Cluster(
+            arn=ref.id,
+            name=name,
+            account=synthetic.ACCOUNT,
+            region=synthetic.REGION,
+            node_groups=tuple(self.node_groups(ref)),
+            fargate_profiles=None,
+            addons=tuple(addons or ()) if has_cni else None,
+            pod_identity_associations=tuple(associations or ()) if aws_node else None,
+            access_entries=self.access_entries(ref),
+            origin=ref.item.origin,
+        )
+
+    def access_entries(self, ref: _ClusterRef) -> tuple[AccessEntry, ...]:
+        entries, _ = self.children("aws_eks_access_entry", ref, None)
+        return tuple(
+            AccessEntry(
+                principal_arn=principal,
+                type=str(e.values.get("type") or "STANDARD"),
+                origin=e.origin,
+            )
+            for e in entries
+            if (principal := self.role_ref(e, "principal_arn", ref.id)) is not None
+        )
 
     def cluster(self, ref: _ClusterRef) -> Cluster:
         item, cluster_id = ref.item, ref.id
@@ -153,8 +250,6 @@ class _Mapper(NodeMapper):
         fargate, fargate_unsure = self.children(
             "aws_eks_fargate_profile", ref, "the cluster's Fargate profiles are unknown"
         )
-        # EC2 access entries that may belong are counted as node sources (node_groups)
-        entries, _ = self.children("aws_eks_access_entry", ref, None)
         return Cluster(
             arn=cluster_id,
             name=name,
@@ -186,15 +281,7 @@ class _Mapper(NodeMapper):
             ),
             addons=None if addons is None else tuple(addons),
             pod_identity_associations=None if associations is None else tuple(associations),
-            access_entries=tuple(
-                AccessEntry(
-                    principal_arn=principal,
-                    type=str(e.values.get("type") or "STANDARD"),
-                    origin=e.origin,
-                )
-                for e in entries
-                if (principal := self.role_ref(e, "principal_arn", cluster_id)) is not None
-            ),
+            access_entries=self.access_entries(ref),
             origin=item.origin,
         )
 
@@ -247,14 +334,5 @@ def build_fragment(instances: list[ResourceInstance], problems: list[Problem]) -
     mapper = _Mapper(instances)
     mapper.roles()
     mapper.oidc_providers()
-    mapper.clusters()
-    for problem in problems:
-        mapper.fragment.gaps.append(
-            Gap(
-                what=WHAT,
-                reason=f"{problem.address}: cannot evaluate {problem.unknown.describe()}",
-                resource=problem.origin.file,
-                line=problem.origin.line,
-            )
-        )
+    mapper.clusters(problems)
     return mapper.fragment

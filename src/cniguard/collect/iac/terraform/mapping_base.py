@@ -99,6 +99,7 @@ class _ClusterRef:
     id: str
     qualified: str  # root-qualified address: the owner of its unresolved attributes
     name: Value  # a string, or the Unknown its name evaluated to
+    external: bool = False  # named by children only: defined outside the scanned files
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,9 @@ class MapperBase:
             named = tuple(r for r in self.refs if r.name == value)
             if named:
                 return self.exists(item, named, None)
-            unresolved = tuple(r for r in self.refs if isinstance(r.name, Unknown))
+            unresolved = tuple(
+                r for r in self.refs if isinstance(r.name, Unknown) and not r.external
+            )
             why = f"cluster {value!r} may be a cluster whose name is unresolved"
             return _Placement(unresolved, False, why)
         if isinstance(value, Unknown):

@@ -135,6 +135,11 @@ class Problem:
     address: str
     unknown: Unknown
     origin: Origin
+    # a module call whose code is not evaluated: its source and evaluated inputs (to tell
+    # which clusters what it may create concerns)
+    source: str | None = None
+    inputs: tuple[tuple[str, Value], ...] = ()
+    scope: str = ""  # the root module directory
 
 
 class ModuleLoader(Protocol):
@@ -553,13 +558,29 @@ class ModuleInstance:
                 source = call.attributes.get("source")
                 expr = call.source.snippet(source.expr) if source else f"module.{name}"
                 self.problems.append(
-                    Problem(address, Unknown(expr, children, origin.file, origin.line), origin)
+                    Problem(
+                        address,
+                        Unknown(expr, children, origin.file, origin.line),
+                        origin,
+                        expr.strip('"'),
+                        self._call_inputs(call),
+                        self.root_display,
+                    )
                 )
                 continue
             for child in children:
                 yield from child.walk()
                 self.problems.extend(child.problems)
                 child.problems.clear()
+
+    def _call_inputs(self, call: Block) -> tuple[tuple[str, Value], ...]:
+        """The inputs of a module call that is not evaluated, in this module's context."""
+        context = self.context(call.source)
+        return tuple(
+            (name, context.with_source(attribute.source).value(attribute.expr))
+            for name, attribute in call.attributes.items()
+            if name not in CALL_ARGUMENTS
+        )
 
 
 def _data_source(data_type: str, values: dict[str, Value]) -> dict[str, Value]:

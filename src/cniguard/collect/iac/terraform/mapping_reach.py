@@ -1,0 +1,123 @@
+"""Which clusters reach beyond the scanned code: clusters only named by their children (defined
+elsewhere), and module calls cniguard does not evaluate that may add to a cluster.
+
+A module call that is not evaluated may create an add-on, a pod identity association, an access
+entry or a node role for the clusters it is given (an input holding a cluster's name, or the same
+unresolved expression); one whose cluster input cannot be tied may touch every cluster of its root
+module. Modules that create none of these (VPC, security groups, KMS, labels...) are left out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from cniguard.collect.iac.terraform.mapping_base import _ClusterRef, _same
+from cniguard.collect.iac.terraform.mapping_nodes import NodeMapper
+from cniguard.collect.iac.terraform.module import Problem, ResourceInstance
+from cniguard.collect.iac.terraform.values import Unknown, Value
+
+# Registry modules known to create no EKS add-on, pod identity association, access entry, node
+# group or instance profile (checked against their upstream resources).
+_HARMLESS = re.compile(
+    r"^(?:registry\.terraform\.io/)?(?:"
+    r"terraform-aws-modules/(?:vpc|security-group|kms|ecr|s3-bucket|key-pair|acm|alb|efs|"
+    r"secrets-manager|eventbridge|sqs|sns|route53|cloudwatch|dynamodb-table)/aws"
+    r"(?://modules/[\w-]+)?|"
+    r"cloudposse/(?:label/null|vpc/aws|dynamic-subnets/aws|security-group/aws)"
+    r")$"
+)
+# inputs that name the cluster a module works on
+_CLUSTER_INPUTS = frozenset(
+    {"cluster_name", "cluster_id", "eks_cluster_id", "eks_cluster_name", "cluster"}
+)
+_CHILD_TYPES = (
+    "aws_eks_node_group",
+    "aws_eks_addon",
+    "aws_eks_fargate_profile",
+    "aws_eks_pod_identity_association",
+    "aws_eks_access_entry",
+)
+
+
+def harmless(source: str) -> bool:
+    return _HARMLESS.match(source.strip()) is not None
+
+
+def _leaves(value: Value) -> Iterator[Value]:
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _leaves(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _leaves(item)
+    else:
+        yield value
+
+
+def _names(value: Value, ref: _ClusterRef) -> bool:
+    """Whether a value is this cluster's name (by value, by reference or the same expression)."""
+    if isinstance(value, str):
+        return isinstance(ref.name, str) and value == ref.name
+    if isinstance(value, Unknown):
+        if value.owner == ref.qualified:
+            return True
+        return isinstance(ref.name, Unknown) and _same(value, ref.name)
+    return False
+
+
+def _cluster_inputs(call: Problem) -> list[Value]:
+    return [
+        value
+        for name, value in call.inputs
+        if name in _CLUSTER_INPUTS and isinstance(value, str | Unknown)
+    ]
+
+
+def module_reach(refs: list[_ClusterRef], calls: list[Problem]) -> dict[str, list[Problem]]:
+    """Cluster id -> the module calls not evaluated that may add to that cluster."""
+    reach: dict[str, list[Problem]] = {}
+    for call in calls:
+        values = [leaf for _, value in call.inputs for leaf in _leaves(value)]
+        tied = [r for r in refs if any(_names(v, r) for v in values)]
+        if not tied and _cluster_inputs(call):
+            tied = list(refs)
+        for ref in tied:
+            reach.setdefault(ref.id, []).append(call)
+    return reach
+
+
+def _anchor(call: Problem) -> ResourceInstance:
+    """A module call standing in for the cluster resource it names (gaps point at it)."""
+    lines = {"cluster_name": call.origin.line} if call.origin.line is not None else {}
+    return ResourceInstance(call.address, "module", {}, call.origin, lines, None, call.scope)
+
+
+def external_refs(mapper: NodeMapper, calls: list[Problem]) -> list[_ClusterRef]:
+    """Clusters the scanned code does not define but whose children it holds: one per name (a
+    literal, a data source's name) or per unresolved expression (a variable, a module output)."""
+    found: list[_ClusterRef] = []
+
+    def add(item: ResourceInstance, value: Value) -> None:
+        if not isinstance(value, str | Unknown):
+            return
+        if any(_names(value, r) for r in found):
+            return
+        label = value if isinstance(value, str) else value.expr
+        ref_id = f"tf:{item.scope}/cluster:{label}"
+        found.append(_ClusterRef(item, ref_id, ref_id.removeprefix("tf:"), value, external=True))
+
+    for resource_type in _CHILD_TYPES:
+        for item in mapper.by_type[resource_type]:
+            value = item.values.get("cluster_name")
+            if not mapper.placement(item, value).clusters:
+                add(item, value)
+    for item in mapper.by_type["aws_autoscaling_group"]:
+        value = mapper.tagged_cluster(item)
+        if value is not None and not mapper.placement(item, value).clusters:
+            add(item, value)
+    if not mapper.refs:
+        for call in calls:
+            for value in _cluster_inputs(call):
+                add(_anchor(call), value)
+    return found
