@@ -96,7 +96,7 @@ def test_raw_resources_with_irsa_are_compliant() -> None:
     (group,) = cluster.node_groups or ()
     assert (group.role_arn, group.metadata_options) == (
         roles["orders-node"].arn,
-        MetadataOptions(http_tokens="required", hop_limit=1,
+        MetadataOptions(http_tokens="required", hop_limit=1, http_endpoint="enabled",
                         origin=Origin(source="iac", file=main, line=101)))
     (provider,) = fragment.oidc_providers
     assert (provider.url, provider.origin) == (host, Origin(source="iac", file=main, line=24))

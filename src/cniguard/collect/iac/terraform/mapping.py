@@ -229,11 +229,11 @@ class _Mapper(NodeMapper):
             name = f"{item.address} (name unresolved)"
         self.expansion_gap(item, cluster_id, "the cluster may not exist (reported as if it does)")
         network = _first(item.values.get("kubernetes_network_config"))
-        family = (
-            network.get("ip_family", "ipv4")
-            if network or "kubernetes_network_config" not in item.values
-            else None
-        )
+        block = item.values.get("kubernetes_network_config")
+        # absent, or a dynamic block with an empty for_each: the default, IPv4
+        family = network.get("ip_family", "ipv4") if network or not block else block
+        if isinstance(block, list) and block and not network:
+            family = None
         if isinstance(family, Unknown):
             self.gap(
                 item,

@@ -4,6 +4,8 @@ and the instance metadata settings their launch templates give.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from cniguard.collect.iac.terraform.mapping_base import (
     _ClusterRef,
     _first,
@@ -30,19 +32,34 @@ class NodeMapper(IamMapper):
                     templates[item.values[key]] = item
         return templates
 
-    def metadata(self, template: ResourceInstance | None) -> MetadataOptions | None:
+    def metadata(
+        self, template: ResourceInstance | None, managed: bool, ami: Value = None
+    ) -> MetadataOptions | None:
+        """The instance metadata settings nodes get; what the launch template leaves out is the
+        platform default: hop limit 2 on managed node groups (EKS's launch template), 1 on
+        self-managed ones (EC2), IMDSv1 allowed on AL2 AMIs and not on AL2023 / Bottlerocket."""
         if template is None:
             return None
         options = _first(template.values.get("metadata_options"))
+        block = template.values.get("metadata_options")
         tokens, hops = options.get("http_tokens"), options.get("http_put_response_hop_limit")
         endpoint = options.get("http_endpoint")
-        if not options or isinstance(tokens, Unknown) or isinstance(hops, Unknown):
+        if isinstance(block, Unknown) or isinstance(tokens, Unknown) or isinstance(hops, Unknown):
             return None
         return MetadataOptions(
-            http_tokens=tokens if tokens in ("required", "optional") else None,
-            hop_limit=int(hops) if isinstance(hops, int | float) else None,
-            http_endpoint=endpoint if endpoint in ("enabled", "disabled") else None,
-            origin=self.origin(template, "metadata_options"),
+            http_tokens=tokens if tokens in ("required", "optional") else _ami_tokens(ami),
+            hop_limit=int(hops) if isinstance(hops, int | float) else 2 if managed else 1,
+            http_endpoint=endpoint if endpoint in ("enabled", "disabled") else "enabled",
+            origin=self.origin(template, "metadata_options" if options else None),
+        )
+
+    def eks_default_metadata(self, item: ResourceInstance, ami: Value) -> MetadataOptions:
+        """A managed node group without a launch template runs on EKS's own: hop limit 2."""
+        return MetadataOptions(
+            http_tokens=_ami_tokens(ami),
+            hop_limit=2,
+            http_endpoint="enabled",
+            origin=item.origin,
         )
 
     def template_of(
@@ -80,8 +97,14 @@ class NodeMapper(IamMapper):
                     role_arn=role,
                     os="windows" if isinstance(ami, str) and ami.startswith("WINDOWS") else "linux",
                     ami_type=ami if isinstance(ami, str) else None,
-                    metadata_options=self.metadata(
-                        self.template_of(item.values.get("launch_template"), templates)
+                    metadata_options=(
+                        self.metadata(
+                            self.template_of(item.values.get("launch_template"), templates),
+                            True,
+                            ami,
+                        )
+                        if item.values.get("launch_template")
+                        else self.eks_default_metadata(item, ami)
                     ),
                     origin=item.origin,
                 )
@@ -111,7 +134,7 @@ class NodeMapper(IamMapper):
                     name=str(item.values.get("name") or item.address),
                     kind="self_managed",
                     role_arn=role,
-                    metadata_options=self.metadata(template),
+                    metadata_options=self.metadata(template, False),
                     origin=item.origin,
                 )
             )
@@ -145,3 +168,13 @@ class NodeMapper(IamMapper):
             if isinstance(key, Unknown):
                 return key
         return None
+
+
+def _ami_tokens(ami: Value) -> Literal["required", "optional"] | None:
+    """Whether an EKS AMI family allows IMDSv1 by default (AL2 does; AL2023 and Bottlerocket
+    require IMDSv2); None when the AMI is not told."""
+    if isinstance(ami, str) and ami.startswith("AL2_"):
+        return "optional"
+    if isinstance(ami, str) and ami.startswith(("AL2023_", "BOTTLEROCKET_")):
+        return "required"
+    return None
