@@ -124,6 +124,7 @@ class _Mapper(NodeMapper):
             self.fragment.clusters.append(self.unevaluated(cluster, reach.get(ref.id, [])))
         self.orphans()
         self.place_role_gaps()
+        self.outside_roles()
         touched = {id(p) for calls in reach.values() for p in calls}
         for problem in problems:
             if id(problem) in touched or (problem.source and harmless(problem.source)):
@@ -308,6 +309,41 @@ class _Mapper(NodeMapper):
         for resource_type in _UNPLACED:
             for item in self.by_type[resource_type]:
                 self.expansion_gap(item, None, "it may not exist")
+
+    def outside_roles(self) -> None:
+        """A role a cluster's objects name by ARN that no scanned file defines: its grant is
+        unknown, and the gap says which object names it where."""
+        defined = {r.arn for r in self.fragment.roles}
+        for cluster in self.fragment.clusters:
+            named = [
+                *(
+                    (g.role_arn, g.origin, "node group " + g.name)
+                    for g in cluster.node_groups or ()
+                ),
+                *(
+                    (a.service_account_role_arn, a.origin, "add-on " + a.name)
+                    for a in cluster.addons or ()
+                ),
+                *(
+                    (a.role_arn, a.origin, "pod identity association")
+                    for a in cluster.pod_identity_associations or ()
+                ),
+            ]
+            for arn, origin, what in named:
+                if arn is None or arn in defined:
+                    continue
+                self.fragment.gaps.append(
+                    Gap(
+                        what=WHAT,
+                        reason=(
+                            f"{what}: role {arn} is not defined in the scanned files; "
+                            "its policies are unknown"
+                        ),
+                        cluster=cluster.arn,
+                        resource=origin.file if origin else None,
+                        line=origin.line if origin else None,
+                    )
+                )
 
     def place_role_gaps(self) -> None:
         """Role gaps go to the clusters whose objects name that role."""

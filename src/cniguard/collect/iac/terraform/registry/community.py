@@ -40,14 +40,14 @@ variable "tags" { default = {} }
 
 locals {
   ctx         = var.context == null ? {} : var.context
-  enabled     = try(coalesce(var.enabled, local.ctx.enabled), true)
-  delimiter   = try(coalesce(var.delimiter, local.ctx.delimiter), "-")
-  namespace   = try(coalesce(var.namespace, local.ctx.namespace), "")
-  tenant      = try(coalesce(var.tenant, local.ctx.tenant), "")
-  environment = try(coalesce(var.environment, local.ctx.environment), "")
-  stage       = try(coalesce(var.stage, local.ctx.stage), "")
-  label_name  = try(coalesce(var.name, local.ctx.name), "")
-  attributes  = distinct(compact(concat(try(tolist(local.ctx.attributes), []), var.attributes, %s)))
+  enabled     = try(coalesce(var.enabled, try(local.ctx.enabled, null)), true)
+  delimiter   = try(coalesce(var.delimiter, try(local.ctx.delimiter, null)), "-")
+  namespace   = try(coalesce(var.namespace, try(local.ctx.namespace, null)), "")
+  tenant      = try(coalesce(var.tenant, try(local.ctx.tenant, null)), "")
+  environment = try(coalesce(var.environment, try(local.ctx.environment, null)), "")
+  stage       = try(coalesce(var.stage, try(local.ctx.stage, null)), "")
+  label_name  = try(coalesce(var.name, try(local.ctx.name, null)), "")
+  attributes  = distinct(compact(concat(try(tolist(local.ctx.attributes), []), var.attributes, ATTRIBUTES)))
   tags        = merge(try(local.ctx.tags, {}), var.tags)
   labels = [
     for l in [local.namespace, local.tenant, local.environment, local.stage, local.label_name, join(local.delimiter, local.attributes)] :
@@ -67,8 +67,7 @@ locals {
   }
 }
 """
-        % attributes
-    )
+    ).replace("ATTRIBUTES", attributes)
 
 
 LABEL = {
