@@ -1,0 +1,126 @@
+"""Issue 10, Terraform side: modules not evaluated, clusters defined elsewhere, platform
+defaults, the community modules EKS users call, and a gap behind every unknown verdict."""
+
+from __future__ import annotations
+
+from cniguard.model.common import Origin
+from cniguard.model.inventory import MetadataOptions
+from iac_terraform.helpers import ACCOUNT, AWS, FIXTURES, collect, failing, judge
+
+
+def test_module_not_evaluated_makes_the_cluster_it_is_given_unknown() -> None:
+    fragment = collect("wild_unevaluated")
+    main = f"{FIXTURES}/wild_unevaluated/main.tf"
+    (cluster,) = fragment.clusters
+    assert (cluster.addons, cluster.pod_identity_associations) == (None, None)
+    assert [(g.name, g.kind, g.role_arn) for g in cluster.node_groups or ()] == [
+        ("module.cni_identity (not evaluated)", "unknown", None)
+    ]
+    # the VPC module creates nothing EKS: no gap for it
+    assert [(g.line, g.cluster, g.reason) for g in fragment.gaps] == [
+        (
+            12,
+            cluster.arn,
+            "module.cni_identity: module source 'example-org/eks-cni-identity/aws' "
+            "is not evaluated; the add-ons, pod identity associations, access entries and node "
+            "roles it may create for this cluster are unknown",
+        )
+    ]
+    report = judge(fragment)
+    assert [(c.cni_identity, c.compliant) for c in report.clusters] == [("unknown", None)]
+    assert ("CNI001", "unknown", main, 2) in failing(report)
+    assert ("CNI002", "unknown", main, 12) in failing(report)
+
+
+def test_clusters_defined_elsewhere_are_reported_and_judged_as_far_as_the_files_go() -> None:
+    fragment = collect("wild_elsewhere")
+    main = f"{FIXTURES}/wild_elsewhere/main.tf"
+    root = f"{FIXTURES}/wild_elsewhere"
+    shared, unresolved = fragment.clusters
+    assert (shared.arn, shared.name, shared.ip_family) == (
+        f"tf:{root}/cluster:shared-platform",
+        "shared-platform",
+        None,
+    )
+    assert [(g.name, g.role_arn) for g in shared.node_groups or ()] == [
+        ("extra", f"arn:aws:iam::{ACCOUNT}:role/shared-nodes")
+    ]
+    assert shared.addons is None  # its vpc-cni add-on is not in these files
+    assert (unresolved.arn, unresolved.name) == (
+        f"tf:{root}/cluster:var.cluster_name",
+        "`var.cluster_name` (unresolved)",
+    )
+    assert [a.name for a in unresolved.addons or ()] == ["vpc-cni"]
+    assert [(g.line, g.cluster) for g in fragment.gaps] == [(21, shared.arn), (28, unresolved.arn)]
+    assert fragment.gaps[0].reason == (
+        "aws_eks_node_group.extra: cluster shared-platform is not defined in the scanned files: "
+        "its IP family, OIDC issuer, authentication mode and the node groups, add-ons and pod "
+        "identity associations defined elsewhere are unknown"
+    )
+    report = judge(fragment)
+    # the node role in these files grants the CNI policy: a definite, critical CNI002
+    assert [
+        (f.rule_id, f.severity)
+        for f in report.findings
+        if f.status == "fail" and f.rule_id == "CNI002"
+    ] == [("CNI002", "critical")]
+    assert ("CNI002", "fail", main, 10) in failing(report)
+    assert ("CNI001", "unknown", main, 20) in failing(report)
+
+
+def test_platform_defaults_decide_imds_and_ip_family() -> None:
+    fragment = collect("wild_defaults")
+    main = f"{FIXTURES}/wild_defaults/main.tf"
+    (cluster,) = fragment.clusters
+    assert cluster.ip_family == "ipv4"  # dynamic block with an empty for_each
+    assert [(g.name, g.metadata_options) for g in cluster.node_groups or ()] == [
+        (
+            "no-template",
+            MetadataOptions("required", 2, "enabled", Origin("iac", file=main, line=31)),
+        ),
+        (
+            "bare-template",
+            MetadataOptions("optional", 2, "enabled", Origin("iac", file=main, line=27)),
+        ),
+    ]
+    assert fragment.gaps == []
+    report = judge(fragment)
+    assert [(c.cni_identity, c.compliant) for c in report.clusters] == [("node_role", False)]
+    assert [(f.rule_id, f.severity) for f in report.findings if f.rule_id == "CNI002"] == [
+        ("CNI002", "critical")
+    ]
+
+
+def test_community_modules_are_evaluated_with_their_defaults() -> None:
+    fragment = collect("wild_community")
+    main = f"{FIXTURES}/wild_community/main.tf"
+    (cluster,) = fragment.clusters
+    assert (cluster.name, cluster.ip_family) == ("acme-prod-edge1-cluster", "ipv4")
+    assert [(a.name, a.service_account_role_arn) for a in cluster.addons or ()] == [
+        ("vpc-cni", "arn:aws:iam::111122223333:role/acme-vpc-cni")
+    ]
+    (group,) = cluster.node_groups or ()
+    assert (group.name, group.role_arn, group.metadata_options) == (
+        "acme-prod-edge1-workers",
+        f"arn:aws:iam::{ACCOUNT}:role/acme-prod-edge1-workers",
+        MetadataOptions("required", 2, "enabled", Origin("iac", file=main, line=16)),
+    )
+    (role,) = fragment.roles
+    assert [p.arn for p in role.policies or ()] == [
+        AWS + "AmazonEKSWorkerNodePolicy",
+        AWS + "AmazonEC2ContainerRegistryReadOnly",
+        f"arn:aws:iam::{ACCOUNT}:policy/acme-prod-edge1-CNI_Policy",
+    ]
+    # the vpc-cni role exists only as an ARN: unknown, and said so where it is named
+    assert [(g.line, g.cluster, g.reason) for g in fragment.gaps] == [
+        (
+            28,
+            cluster.arn,
+            "add-on vpc-cni: role arn:aws:iam::111122223333:role/acme-vpc-cni is "
+            "not defined in the scanned files; its policies are unknown",
+        )
+    ]
+    report = judge(fragment)
+    assert [(c.cni_identity, c.compliant) for c in report.clusters] == [("mixed", False)]
+    assert ("CNI002", "fail", main, 16) in failing(report)
+    assert ("CNI001", "unknown", main, 10) in failing(report)
