@@ -43,7 +43,8 @@ def test_clusters_defined_elsewhere_are_reported_and_judged_as_far_as_the_files_
         None,
     )
     assert [(g.name, g.role_arn) for g in shared.node_groups or ()] == [
-        ("extra", f"arn:aws:iam::{ACCOUNT}:role/shared-nodes")
+        ("extra", f"arn:aws:iam::{ACCOUNT}:role/shared-nodes"),
+        ("node groups defined elsewhere", None),
     ]
     assert shared.addons is None  # its vpc-cni add-on is not in these files
     assert (unresolved.arn, unresolved.name) == (
@@ -66,6 +67,10 @@ def test_clusters_defined_elsewhere_are_reported_and_judged_as_far_as_the_files_
     ] == [("CNI002", "critical")]
     assert ("CNI002", "fail", main, 10) in failing(report)
     assert ("CNI001", "unknown", main, 20) in failing(report)
+    assert [(c.cni_identity, c.compliant) for c in report.clusters] == [
+        ("unknown", None),
+        ("unknown", None),
+    ]
 
 
 def test_platform_defaults_decide_imds_and_ip_family() -> None:

@@ -24,7 +24,7 @@ from cniguard.collect.iac.terraform.mapping_base import (
     _tags,
 )
 from cniguard.collect.iac.terraform.mapping_nodes import NodeMapper
-from cniguard.collect.iac.terraform.mapping_reach import external_refs, harmless, module_reach
+from cniguard.collect.iac.terraform.mapping_reach import cannot_touch, external_refs, module_reach
 from cniguard.collect.iac.terraform.module import Problem, ResourceInstance
 from cniguard.collect.iac.terraform.values import Unknown
 from cniguard.model.inventory import (
@@ -116,7 +116,7 @@ class _Mapper(NodeMapper):
 
     def clusters(self, problems: list[Problem]) -> None:
         self.refs = [self.cluster_ref(item) for item in self.by_type["aws_eks_cluster"]]
-        modules = [p for p in problems if p.source is not None and not harmless(p.source)]
+        modules = [p for p in problems if p.source is not None and not cannot_touch(p)]
         self.refs.extend(external_refs(self, modules))
         reach = module_reach(self.refs, modules)
         for ref in self.refs:
@@ -127,7 +127,7 @@ class _Mapper(NodeMapper):
         self.outside_roles()
         touched = {id(p) for calls in reach.values() for p in calls}
         for problem in problems:
-            if id(problem) in touched or (problem.source and harmless(problem.source)):
+            if id(problem) in touched or cannot_touch(problem):
                 continue
             self.fragment.gaps.append(
                 Gap(
@@ -191,12 +191,15 @@ class _Mapper(NodeMapper):
             (a.namespace, a.service_account) == ("kube-system", "aws-node")
             for a in associations or ()
         )
+        elsewhere = NodeGroup(
+            name="node groups defined elsewhere", kind="unknown", role_arn=None, origin=None
+        )
         return Cluster(
             arn=ref.id,
             name=name,
             account=synthetic.ACCOUNT,
             region=synthetic.REGION,
-            node_groups=tuple(self.node_groups(ref)),
+            node_groups=(*self.node_groups(ref), elsewhere),
             fargate_profiles=None,
             addons=tuple(addons or ()) if has_cni else None,
             pod_identity_associations=tuple(associations or ()) if aws_node else None,
@@ -205,7 +208,16 @@ class _Mapper(NodeMapper):
         )
 
     def access_entries(self, ref: _ClusterRef) -> tuple[AccessEntry, ...]:
+        """The cluster's access entries. Only EC2 entries admit nodes: a STANDARD one whose
+        principal is known only after apply (the cluster creator) decides nothing here."""
         entries, _ = self.children("aws_eks_access_entry", ref, None)
+        entries = [
+            e
+            for e in entries
+            if isinstance(e.values.get("principal_arn"), str)
+            or not isinstance(e.values.get("type") or "STANDARD", str)
+            or str(e.values.get("type") or "STANDARD").startswith("EC2")
+        ]
         return tuple(
             AccessEntry(
                 principal_arn=principal,

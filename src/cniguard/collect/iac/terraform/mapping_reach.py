@@ -17,14 +17,16 @@ from cniguard.collect.iac.terraform.mapping_nodes import NodeMapper
 from cniguard.collect.iac.terraform.module import Problem, ResourceInstance
 from cniguard.collect.iac.terraform.values import Unknown, Value
 
-# Registry modules known to create no EKS add-on, pod identity association, access entry, node
-# group or instance profile (checked against their upstream resources).
+# Registry modules known to create no EKS add-on, pod identity association, access entry or node
+# group (checked against their upstream resources; a role they create becomes a node role only
+# through an access entry elsewhere, which is then read or a gap of its own).
 _HARMLESS = re.compile(
     r"^(?:registry\.terraform\.io/)?(?:"
     r"terraform-aws-modules/(?:vpc|security-group|kms|ecr|s3-bucket|key-pair|acm|alb|efs|"
     r"secrets-manager|eventbridge|sqs|sns|route53|cloudwatch|dynamodb-table)/aws"
     r"(?://modules/[\w-]+)?|"
-    r"cloudposse/(?:label/null|vpc/aws|dynamic-subnets/aws|security-group/aws)"
+    r"terraform-aws-modules/(?:lambda|ec2-instance)/aws|"
+    r"cloudposse/(?:vpc/aws|dynamic-subnets/aws|security-group/aws)"
     r")$"
 )
 # inputs that name the cluster a module works on
@@ -40,8 +42,25 @@ _CHILD_TYPES = (
 )
 
 
+# aws-ia/eks-blueprints-addon: one Helm release and its IRSA role; it matters only when the chart
+# it installs is the VPC CNI's
+_ADDON_CHART = re.compile(r"^(?:registry\.terraform\.io/)?aws-ia/eks-blueprints-addon/aws$")
+
+
 def harmless(source: str) -> bool:
     return _HARMLESS.match(source.strip()) is not None
+
+
+def cannot_touch(call: Problem) -> bool:
+    """A module call that cannot add to a cluster's CNI identity or node roles."""
+    if call.source is None:
+        return False
+    if harmless(call.source):
+        return True
+    if _ADDON_CHART.match(call.source.strip()):
+        chart = dict(call.inputs).get("chart")
+        return isinstance(chart, str) and "vpc-cni" not in chart
+    return False
 
 
 def _leaves(value: Value) -> Iterator[Value]:

@@ -13,16 +13,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from cniguard.collect.iac.synthetic import ACCOUNT, PARTITION, REGION
 from cniguard.collect.iac.terraform.computed import (
-    oidc_issuer,
-    oidc_provider_arn,
-    policy_arn,
-    policy_document,
     qualify,
-    role_arn,
     with_computed,
 )
+from cniguard.collect.iac.terraform.data_sources import data_source
 from cniguard.collect.iac.terraform.expressions import Context, literal_key, parts
 from cniguard.collect.iac.terraform.hcl import Attribute, Block, SourceText
 from cniguard.collect.iac.terraform.limits import budget
@@ -387,7 +382,7 @@ class ModuleInstance:
         resource_type = block.labels[0]
         values = self._body(block, context)
         if kind == "data":
-            values = _data_source(resource_type, values)
+            values = data_source(resource_type, values)
         else:
             values = with_computed(resource_type, values, qualify(self.root_display, address))
         return ResourceObject(address, values)
@@ -581,41 +576,6 @@ class ModuleInstance:
             for name, attribute in call.attributes.items()
             if name not in CALL_ARGUMENTS
         )
-
-
-def _data_source(data_type: str, values: dict[str, Value]) -> dict[str, Value]:
-    """Data sources resolved without AWS: partition, identity, region and derived look-ups."""
-    if data_type == "aws_partition":
-        return {
-            **values,
-            "partition": PARTITION,
-            "id": PARTITION,
-            "dns_suffix": "amazonaws.com",
-            "reverse_dns_prefix": "com.amazonaws",
-        }
-    if data_type == "aws_caller_identity":
-        return {**values, "account_id": ACCOUNT, "id": ACCOUNT}
-    if data_type == "aws_region":
-        return {**values, "name": REGION, "id": REGION, "region": REGION}
-    if data_type == "aws_iam_policy_document":
-        document = policy_document(values)
-        return {**values, "json": document, "minified_json": document}
-    name = values.get("name")
-    if data_type == "aws_eks_cluster" and isinstance(name, str):
-        return {
-            **values,
-            "id": name,
-            "identity": [{"oidc": [{"issuer": oidc_issuer(name)}]}],
-            "arn": f"arn:{PARTITION}:eks:{REGION}:{ACCOUNT}:cluster/{name}",
-        }
-    if data_type == "aws_iam_role" and isinstance(name, str):
-        return {**values, "arn": role_arn(name), "id": name}
-    if data_type == "aws_iam_policy" and isinstance(name, str) and "arn" not in values:
-        return {**values, "arn": policy_arn(name)}
-    url = values.get("url")
-    if data_type == "aws_iam_openid_connect_provider" and isinstance(url, str):
-        return {**values, "arn": oidc_provider_arn(url)}
-    return values
 
 
 def module_path(base: str, source: str) -> str:

@@ -6,7 +6,8 @@ Read from aws-ia/terraform-aws-eks-blueprints-addons v1.24 ``main.tf`` (``aws_ek
 over ``eks_addons``: ``name``, ``addon_version``, ``configuration_values``,
 ``service_account_role_arn``; no pod identity block is passed; the Karpenter node role with
 AmazonEKS_CNI_Policy when ``enable_karpenter`` and ``karpenter_node.create_iam_role`` are not
-false), cloudposse/terraform-aws-eks-node-group ``iam.tf`` (a node role named after the label
+false; the Fargate Fluent Bit
+logs policy), cloudposse/terraform-aws-eks-node-group ``iam.tf`` (a node role named after the label
 with ``workers`` appended, AmazonEKSWorkerNodePolicy, AmazonEC2ContainerRegistryReadOnly,
 ``node_role_policy_arns``, and while ``node_role_cni_policy_enabled`` (default true) a customer
 policy ``<id>-CNI_Policy`` holding the CNI actions; ``node_role_arn`` given: none of these),
@@ -92,6 +93,9 @@ variable "cluster_name" {}
 variable "eks_addons" { default = {} }
 variable "enable_karpenter" { default = false }
 variable "karpenter_node" { default = {} }
+variable "enable_fargate_fluentbit" { default = false }
+variable "fargate_fluentbit" { default = {} }
+variable "fargate_fluentbit_cw_log_group" { default = {} }
 variable "tags" { default = {} }
 
 locals {
@@ -156,7 +160,24 @@ resource "aws_iam_instance_profile" "karpenter" {
   role  = try(aws_iam_role.karpenter[0].name, var.karpenter_node.iam_role_name, "")
 }
 
+# Fargate Fluent Bit: a logs-only policy for pod execution roles (its resources simplified: they
+# decide nothing about CNI permissions)
+resource "aws_iam_policy" "fargate_fluentbit" {
+  count       = try(var.fargate_fluentbit_cw_log_group.create, true) && var.enable_fargate_fluentbit ? 1 : 0
+  name_prefix = try(var.fargate_fluentbit.policy_name_prefix, "${var.cluster_name}-fargate-fluentbit-logs-")
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "PutLogEvents"
+      Effect   = "Allow"
+      Action   = ["logs:CreateLogStream", "logs:CreateLogGroup", "logs:DescribeLogStreams", "logs:PutLogEvents"]
+      Resource = "arn:${local.partition}:logs:*:${local.account_id}:log-group:*"
+    }]
+  })
+}
+
 output "eks_addons" { value = aws_eks_addon.this }
+output "fargate_fluentbit" { value = { iam_policy = aws_iam_policy.fargate_fluentbit } }
 output "karpenter" {
   value = {
     node_iam_role_arn           = try(aws_iam_role.karpenter[0].arn, var.karpenter_node.iam_role_arn, "")
