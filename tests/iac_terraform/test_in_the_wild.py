@@ -3,6 +3,7 @@ defaults, the community modules EKS users call, and a gap behind every unknown v
 
 from __future__ import annotations
 
+from cniguard.collect.iac.terraform.registry import registry_key
 from cniguard.model.common import Origin
 from cniguard.model.inventory import MetadataOptions
 from iac_terraform.helpers import ACCOUNT, AWS, FIXTURES, collect, failing, judge
@@ -129,3 +130,110 @@ def test_community_modules_are_evaluated_with_their_defaults() -> None:
     assert [(c.cni_identity, c.compliant) for c in report.clusters] == [("mixed", False)]
     assert ("CNI002", "fail", main, 16) in failing(report)
     assert ("CNI001", "unknown", main, 10) in failing(report)
+
+
+def test_module_of_unknown_count_is_evaluated_once_and_may_not_exist() -> None:
+    fragment = collect("wild_module_count")
+    main = f"{FIXTURES}/wild_module_count/main.tf"
+    root = f"{FIXTURES}/wild_module_count"
+    (cluster,) = fragment.clusters
+    assert (cluster.arn, cluster.name) == (f"tf:{root}/module.eks.aws_eks_cluster.this[0]", "gated")
+    (group,) = cluster.node_groups or ()
+    assert group.name == "default"
+    (role,) = fragment.roles
+    assert [(p.name, p.document) for p in role.policies or ()] == [
+        (f"{name} (count `var.enabled` unresolved)", None)
+        for name in (
+            "AmazonEC2ContainerRegistryReadOnly",
+            "AmazonEKSWorkerNodePolicy",
+            "AmazonEKS_CNI_Policy",
+        )
+    ]
+    why = f"count: cannot evaluate `var.enabled` at {main}:2: variable has no value (no default, no tfvars)"
+    assert (fragment.gaps[1].line, fragment.gaps[1].cluster, fragment.gaps[1].reason) == (
+        6,
+        cluster.arn,
+        f"module.eks.aws_eks_cluster.this[0]: {why}; the cluster may not exist (reported as if "
+        "it does)",
+    )
+    assert len(fragment.gaps) == 8
+    assert all(why in gap.reason for gap in fragment.gaps)
+    report = judge(fragment)
+    assert [(c.cni_identity, c.compliant) for c in report.clusters] == [("unknown", None)]
+    assert ("CNI002", "unknown", main, 6) in failing(report)
+
+
+def test_module_whose_cluster_cannot_be_told_touches_every_cluster() -> None:
+    fragment = collect("wild_untied")
+    main = f"{FIXTURES}/wild_untied/main.tf"
+    root = f"{FIXTURES}/wild_untied"
+    blue, green = fragment.clusters
+    for cluster in (blue, green):
+        assert (cluster.addons, cluster.pod_identity_associations) == (None, None)
+        assert ("module.platform (not evaluated)", None) in [
+            (g.name, g.role_arn) for g in cluster.node_groups or ()
+        ]
+    karpenter = f"arn:aws:iam::{ACCOUNT}:role/{root}/module.addons.aws_iam_role.karpenter[0]"
+    assert [(g.name, g.role_arn) for g in green.node_groups or ()] == [
+        ("aws_eks_access_entry.karpenter", karpenter),
+        ("module.platform (not evaluated)", None),
+    ]
+    (role,) = fragment.roles
+    assert (role.arn, sorted(p.arn for p in role.policies or ())) == (
+        karpenter,
+        [
+            AWS + "AmazonEC2ContainerRegistryReadOnly",
+            AWS + "AmazonEKSWorkerNodePolicy",
+            AWS + "AmazonEKS_CNI_Policy",
+        ],
+    )
+    platform = (
+        "module.platform: module source 'git::https://example.com/platform.git?ref=v1' is not "
+        "evaluated; the add-ons, pod identity associations, access entries and node roles it "
+        "may create for this cluster are unknown"
+    )
+    not_known = (
+        "module source 'example-org/roles/aws' is not evaluated (not local, not installed in "
+        ".terraform/modules, not a registry module cniguard knows)"
+    )
+    assert [(g.line, g.cluster, g.reason) for g in fragment.gaps] == [
+        (
+            29,
+            blue.arn,
+            f"aws_eks_node_group.blue: node_role_arn: cannot evaluate `module.roles`: {not_known}",
+        ),
+        (17, blue.arn, platform),
+        (17, green.arn, platform),
+        (
+            22,
+            None,
+            f'module.roles: cannot evaluate `"example-org/roles/aws"` at {main}:22: {not_known}',
+        ),
+    ]
+    report = judge(fragment)
+    assert [(c.cni_identity, c.compliant) for c in report.clusters] == [
+        ("unknown", None),
+        ("unknown", None),
+    ]
+    assert ("CNI002", "fail", main, 32) in failing(report)  # the Karpenter node role
+
+
+def test_community_module_sources_are_recognised() -> None:
+    assert [
+        registry_key(s)
+        for s in (
+            "cloudposse/label/null",
+            "cloudposse/eks-node-group/aws",
+            "git::https://github.com/cloudposse/terraform-aws-eks-cluster.git?ref=4.2.0",
+            "aws-ia/eks-blueprints-addons/aws",
+            "aws-ia/eks-blueprints-addon/aws",
+            "cloudposse/eks-iam-role/aws",
+        )
+    ] == [
+        ("cloudposse/label", None),
+        ("cloudposse/eks-node-group", None),
+        ("cloudposse/eks-cluster", "4.2.0"),
+        ("aws-ia/eks-blueprints-addons", None),
+        None,
+        None,
+    ]

@@ -192,8 +192,14 @@ class ModuleInstance:
         anchor: Anchor | None = None,
         key: Value = None,
         root_display: str | None = None,
+        expansion: Unknown | None = None,
+        expanded_by: str = "",
     ) -> None:
         self.key = key
+        # set when this instance stands for a module call of unknown count / for_each: every
+        # resource in it may not exist
+        self.expansion = expansion
+        self.expanded_by = expanded_by
         self.root_display = root_display or definition.display_dir
         self.definition = definition
         self.address = address
@@ -417,7 +423,12 @@ class ModuleInstance:
         self._memo[f"children:{key}"] = result
         return result
 
-    def _make_children(self, name: str) -> list[ModuleInstance] | Unknown | str:
+    def _make_children(
+        self, name: str, possible: Unknown | None = None
+    ) -> list[ModuleInstance] | Unknown | str:
+        """The instances of a module call; with ``possible`` (its count / for_each is unknown)
+        one instance evaluated with ``each`` and ``count.index`` unknown, whose resources may
+        not exist."""
         call = self.definition.calls[name]
         source = call.attributes.get("source")
         source_value = self.context(call.source).value(source.expr) if source else None
@@ -426,10 +437,18 @@ class ModuleInstance:
         definition = self.loader.load(self, call, source_value)
         if isinstance(definition, str):
             return definition
-        expansion = self._expansion(call)
-        if isinstance(expansion, Unknown):
-            return expansion
-        mode, items = expansion
+        meta = "for_each" if "for_each" in call.attributes else "count"
+        if possible is None:
+            expansion = self._expansion(call)
+            if isinstance(expansion, Unknown):
+                return expansion
+            mode, items = expansion
+        else:
+            unknown = Unknown(f"module.{name}.{meta}", f"{meta} is unknown: {possible.describe()}")
+            context = self.context(call.source).bind(
+                each={"key": unknown, "value": unknown}, count={"index": unknown}
+            )
+            mode, items = "single", [(None, context)]
         anchor = self.anchor
         if anchor is None and not definition.user_code:
             anchor = Anchor(call.source.display, call.line, key_lines(call))
@@ -460,6 +479,8 @@ class ModuleInstance:
                     anchor=anchor,
                     key=index,
                     root_display=self.root_display,
+                    expansion=possible or self.expansion,
+                    expanded_by=meta if possible else self.expanded_by,
                 )
             )
         return instances
@@ -510,7 +531,9 @@ class ModuleInstance:
             if resource_type not in MAPPED_TYPES:
                 continue
             value = self.resource_value(resource_type, block.labels[1])
-            expansion = value if isinstance(value, Unknown) else None
+            expansion = value if isinstance(value, Unknown) else self.expansion
+            own = "for_each" if "for_each" in block.attributes else "count"
+            expanded_by = own if isinstance(value, Unknown) else self.expanded_by
             if isinstance(value, Unknown):
                 value = self._possible_instance(block, key, value)
             objects = (
@@ -540,15 +563,18 @@ class ModuleInstance:
                     self.definition.kind,
                     self.root_display,
                     expansion,
-                    "for_each" if "for_each" in block.attributes else "count",
+                    expanded_by,
                 )
         for name, call in self.definition.calls.items():
             children = self.children(name)
             address = self._qualified(f"module.{name}")
             origin = self.origin_for(address, call.line, call.source.display)
             if isinstance(children, Unknown):
-                self.problems.append(Problem(address, children, origin))
-                continue
+                # evaluated once: what it holds is reported as possibly existing
+                children = self._make_children(name, children)
+                if not isinstance(children, list):
+                    self.problems.append(Problem(address, Unknown(address, str(children)), origin))
+                    continue
             if isinstance(children, str):
                 source = call.attributes.get("source")
                 expr = call.source.snippet(source.expr) if source else f"module.{name}"
