@@ -179,7 +179,7 @@ def test_module_whose_cluster_cannot_be_told_touches_every_cluster() -> None:
         ("module.platform (not evaluated)", None),
     ]
     (role,) = fragment.roles
-    assert (role.arn, sorted(p.arn for p in role.policies or ())) == (
+    assert (role.arn, sorted(str(p.arn) for p in role.policies or ())) == (
         karpenter,
         [
             AWS + "AmazonEC2ContainerRegistryReadOnly",
