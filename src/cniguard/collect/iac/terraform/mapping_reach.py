@@ -47,6 +47,11 @@ _CHILD_TYPES = (
 _ADDON_CHART = re.compile(r"^(?:registry\.terraform\.io/)?aws-ia/eks-blueprints-addon/aws$")
 
 
+# aws-ia/eks-blueprints-teams: team namespaces with their service accounts (IRSA-annotated), RBAC
+# and a team IAM role; it reaches aws-node only through a namespace called kube-system
+_TEAMS = re.compile(r"^(?:registry\.terraform\.io/)?aws-ia/eks-blueprints-teams/aws$")
+
+
 def harmless(source: str) -> bool:
     return _HARMLESS.match(source.strip()) is not None
 
@@ -58,8 +63,15 @@ def cannot_touch(call: Problem) -> bool:
     if harmless(call.source):
         return True
     if _ADDON_CHART.match(call.source.strip()):
-        chart = dict(call.inputs).get("chart")
-        return isinstance(chart, str) and "vpc-cni" not in chart
+        charts = [value for name, value in call.inputs if name == "chart"]
+        return bool(charts) and all(isinstance(c, str) and "vpc-cni" not in c for c in charts)
+    if _TEAMS.match(call.source.strip()):
+        # the namespace of each service account is its key
+        return all(
+            isinstance(value, dict) and "kube-system" not in value
+            for name, value in call.inputs
+            if name == "namespaces"
+        )
     return False
 
 
@@ -75,9 +87,13 @@ def _leaves(value: Value) -> Iterator[Value]:
 
 
 def _names(value: Value, ref: _ClusterRef) -> bool:
-    """Whether a value is this cluster's name (by value, by reference or the same expression)."""
+    """Whether a value names this cluster (its name or ARN, by value, by reference or as the same
+    unresolved expression)."""
     if isinstance(value, str):
-        return isinstance(ref.name, str) and value == ref.name
+        # its name, or its ARN (placeholder or literal)
+        return isinstance(ref.name, str) and (
+            value == ref.name or value.endswith(f":cluster/{ref.name}")
+        )
     if isinstance(value, Unknown):
         if value.owner == ref.qualified:
             return True

@@ -595,10 +595,21 @@ class ModuleInstance:
                 child.problems.clear()
 
     def _call_inputs(self, call: Block) -> tuple[tuple[str, Value], ...]:
-        """The inputs of a module call that is not evaluated, in this module's context."""
-        context = self.context(call.source)
+        """The inputs of a module call that is not evaluated, in this module's context: once per
+        instance, or once with ``each`` / ``count.index`` unknown when its expansion is."""
+        expansion = self._expansion(call)
+        if isinstance(expansion, Unknown):
+            unknown = Unknown(f"module.{call.labels[0]}", f"expansion unknown: {expansion.expr}")
+            contexts = [
+                self.context(call.source).bind(
+                    each={"key": unknown, "value": unknown}, count={"index": unknown}
+                )
+            ]
+        else:
+            contexts = [context for _, context in expansion[1]]
         return tuple(
             (name, context.with_source(attribute.source).value(attribute.expr))
+            for context in contexts
             for name, attribute in call.attributes.items()
             if name not in CALL_ARGUMENTS
         )
