@@ -237,3 +237,30 @@ def test_community_module_sources_are_recognised() -> None:
         None,
         None,
     ]
+
+
+def test_empty_cluster_name_of_a_reusable_module_is_named_as_such() -> None:
+    fragment = collect("wild_empty_name")
+    root = f"{FIXTURES}/wild_empty_name"
+    (cluster,) = fragment.clusters
+    assert (cluster.arn, cluster.name) == (
+        f"tf:{root}/cluster:(empty)",
+        "(empty name: set by the caller)",
+    )
+    assert [(g.name, g.role_arn) for g in cluster.node_groups or ()] == [
+        ("aws_eks_access_entry.nodes", "arn:aws:iam::111122223333:role/nodes"),
+        ("node groups defined elsewhere", None),
+    ]
+    assert [(g.line, g.reason) for g in fragment.gaps] == [
+        (
+            8,
+            "aws_eks_access_entry.nodes: cluster (empty name: set by the caller) is not defined "
+            "in the scanned files: its IP family, OIDC issuer, authentication mode and the node "
+            "groups, add-ons and pod identity associations defined elsewhere are unknown",
+        ),
+        (
+            7,
+            "node group aws_eks_access_entry.nodes: role arn:aws:iam::111122223333:role/nodes is "
+            "not defined in the scanned files; its policies are unknown",
+        ),
+    ]

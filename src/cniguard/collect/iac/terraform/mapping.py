@@ -177,6 +177,8 @@ class _Mapper(NodeMapper):
         """A cluster only named by its children (a data source, a variable, a literal, another
         module's output): judged by what the files give, the rest unknown."""
         name = ref.name if isinstance(ref.name, str) else _label(ref.name)
+        if not name:
+            name = "(empty name: set by the caller)"  # a reusable module's default
         self.gap(
             ref.item,
             f"cluster {name} is not defined in the scanned files: its IP family, OIDC issuer, "

@@ -138,7 +138,7 @@ def external_refs(mapper: NodeMapper, calls: list[Problem]) -> list[_ClusterRef]
             return
         if any(_names(value, r) for r in found):
             return
-        label = value if isinstance(value, str) else value.expr
+        label = (value or "(empty)") if isinstance(value, str) else value.expr
         ref_id = f"tf:{item.scope}/cluster:{label}"
         found.append(_ClusterRef(item, ref_id, ref_id.removeprefix("tf:"), value, external=True))
 
