@@ -177,6 +177,7 @@ def test_module_whose_cluster_cannot_be_told_touches_every_cluster() -> None:
     assert [(g.name, g.role_arn) for g in green.node_groups or ()] == [
         ("aws_eks_access_entry.karpenter", karpenter),
         ("module.platform (not evaluated)", None),
+        ("module.roles (not evaluated)", None),
     ]
     (role,) = fragment.roles
     assert (role.arn, sorted(str(p.arn) for p in role.policies or ())) == (
@@ -196,6 +197,10 @@ def test_module_whose_cluster_cannot_be_told_touches_every_cluster() -> None:
         "module source 'example-org/roles/aws' is not evaluated (not local, not installed in "
         ".terraform/modules, not a registry module cniguard knows)"
     )
+    roles = platform.replace("module.platform", "module.roles").replace(
+        "'git::https://example.com/platform.git?ref=v1'", "'example-org/roles/aws'"
+    )
+    # module.roles names no cluster: it may add to either
     assert [(g.line, g.cluster, g.reason) for g in fragment.gaps] == [
         (
             29,
@@ -203,12 +208,9 @@ def test_module_whose_cluster_cannot_be_told_touches_every_cluster() -> None:
             f"aws_eks_node_group.blue: node_role_arn: cannot evaluate `module.roles`: {not_known}",
         ),
         (17, blue.arn, platform),
+        (22, blue.arn, roles),
         (17, green.arn, platform),
-        (
-            22,
-            None,
-            f'module.roles: cannot evaluate `"example-org/roles/aws"` at {main}:22: {not_known}',
-        ),
+        (22, green.arn, roles),
     ]
     report = judge(fragment)
     assert [(c.cni_identity, c.compliant) for c in report.clusters] == [
@@ -264,3 +266,31 @@ def test_empty_cluster_name_of_a_reusable_module_is_named_as_such() -> None:
             "not defined in the scanned files; its policies are unknown",
         ),
     ]
+
+
+def test_eks_module_not_evaluated_and_given_no_cluster_may_define_one() -> None:
+    fragment = collect("wild_eks_module")
+    main = f"{FIXTURES}/wild_eks_module/main.tf"
+    root = f"{FIXTURES}/wild_eks_module"
+    (cluster,) = fragment.clusters
+    assert (cluster.arn, cluster.name, cluster.addons) == (
+        f"tf:{root}/module.platform_eks",
+        "module.platform_eks (module not evaluated)",
+        None,
+    )
+    assert [(g.name, g.role_arn) for g in cluster.node_groups or ()] == [
+        ("module.platform_eks (not evaluated)", None)
+    ]
+    assert [(g.line, g.cluster, g.reason) for g in fragment.gaps] == [
+        (
+            2,
+            cluster.arn,
+            "module.platform_eks: module source "
+            "'git::https://example.com/acme/terraform-acme-eks.git?ref=v3.1.0' is not evaluated; "
+            "the add-ons, pod identity associations, access entries and node roles it may create "
+            "for this cluster are unknown",
+        )
+    ]
+    report = judge(fragment)
+    assert [(c.cni_identity, c.compliant) for c in report.clusters] == [("unknown", None)]
+    assert ("CNI001", "unknown", main, 2) in failing(report)

@@ -179,14 +179,15 @@ class _Mapper(NodeMapper):
         name = ref.name if isinstance(ref.name, str) else _label(ref.name)
         if not name:
             name = "(empty name: set by the caller)"  # a reusable module's default
-        self.gap(
-            ref.item,
-            f"cluster {name} is not defined in the scanned files: its IP family, OIDC issuer, "
-            "authentication mode and the node groups, add-ons and pod identity associations "
-            "defined elsewhere are unknown",
-            ref.id,
-            "cluster_name",
-        )
+        if ref.module_call is None:
+            self.gap(
+                ref.item,
+                f"cluster {name} is not defined in the scanned files: its IP family, OIDC "
+                "issuer, authentication mode and the node groups, add-ons and pod identity "
+                "associations defined elsewhere are unknown",
+                ref.id,
+                "cluster_name",
+            )
         addons, associations = self.addons(ref)
         has_cni = any(a.name == "vpc-cni" for a in addons or ())
         aws_node = any(
@@ -201,7 +202,7 @@ class _Mapper(NodeMapper):
             name=name,
             account=synthetic.ACCOUNT,
             region=synthetic.REGION,
-            node_groups=(*self.node_groups(ref), elsewhere),
+            node_groups=(*self.node_groups(ref), *([elsewhere] if not ref.module_call else [])),
             fargate_profiles=None,
             addons=tuple(addons or ()) if has_cni else None,
             pod_identity_associations=tuple(associations or ()) if aws_node else None,

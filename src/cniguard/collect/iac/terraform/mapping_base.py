@@ -100,6 +100,7 @@ class _ClusterRef:
     qualified: str  # root-qualified address: the owner of its unresolved attributes
     name: Value  # a string, or the Unknown its name evaluated to
     external: bool = False  # named by children only: defined outside the scanned files
+    module_call: str | None = None  # external: the module call not evaluated that may define it
 
 
 @dataclass(frozen=True)

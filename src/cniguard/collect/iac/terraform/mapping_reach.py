@@ -2,9 +2,11 @@
 elsewhere), and module calls cniguard does not evaluate that may add to a cluster.
 
 A module call that is not evaluated may create an add-on, a pod identity association, an access
-entry or a node role for the clusters it is given (an input holding a cluster's name, or the same
-unresolved expression); one whose cluster input cannot be tied may touch every cluster of its root
-module. Modules that create none of these (VPC, security groups, KMS, labels...) are left out.
+entry or a node role for the clusters it is given (an input holding a cluster's name or ARN, or
+the same unresolved expression); one that cannot be tied to a cluster may touch every cluster of
+its root module, and one with "eks" in its source and no input about a cluster may define a
+cluster of its own. Modules that create none of these (VPC, security groups, KMS...) are left
+out.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ _HARMLESS = re.compile(
 _CLUSTER_INPUTS = frozenset(
     {"cluster_name", "cluster_id", "eks_cluster_id", "eks_cluster_name", "cluster"}
 )
+_EKS = re.compile(r"eks", re.IGNORECASE)
 _CHILD_TYPES = (
     "aws_eks_node_group",
     "aws_eks_addon",
@@ -114,9 +117,11 @@ def module_reach(refs: list[_ClusterRef], calls: list[Problem]) -> dict[str, lis
     reach: dict[str, list[Problem]] = {}
     for call in calls:
         values = [leaf for _, value in call.inputs for leaf in _leaves(value)]
-        tied = [r for r in refs if any(_names(v, r) for v in values)]
-        if not tied and _cluster_inputs(call):
-            tied = list(refs)
+        tied = [r for r in refs if not r.module_call and any(_names(v, r) for v in values)]
+        if not tied:
+            # it cannot be tied: it may name any cluster of its root module
+            tied = [r for r in refs if not r.module_call]
+        tied += [r for r in refs if r.module_call == call.address]
         for ref in tied:
             reach.setdefault(ref.id, []).append(call)
     return reach
@@ -155,4 +160,21 @@ def external_refs(mapper: NodeMapper, calls: list[Problem]) -> list[_ClusterRef]
         for call in calls:
             for value in _cluster_inputs(call):
                 add(_anchor(call), value)
+    for call in calls:
+        # an EKS module of unknown code given no cluster (no input about a cluster or its OIDC
+        # provider) may define one of its own
+        if _EKS.search(call.source or "") and not any(
+            "cluster" in name or "oidc" in name for name, _ in call.inputs
+        ):
+            ref_id = f"tf:{call.scope}/{call.address}"
+            found.append(
+                _ClusterRef(
+                    _anchor(call),
+                    ref_id,
+                    ref_id.removeprefix("tf:"),
+                    f"{call.address} (module not evaluated)",
+                    external=True,
+                    module_call=call.address,
+                )
+            )
     return found
