@@ -25,7 +25,7 @@ from cniguard.collect.iac.terraform.mapping_base import (
 )
 from cniguard.collect.iac.terraform.mapping_nodes import NodeMapper
 from cniguard.collect.iac.terraform.mapping_reach import cannot_touch, external_refs, module_reach
-from cniguard.collect.iac.terraform.module import Problem, ResourceInstance
+from cniguard.collect.iac.terraform.records import Problem, ResourceInstance
 from cniguard.collect.iac.terraform.values import Unknown
 from cniguard.model.inventory import (
     AccessEntry,

@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from cniguard.collect.iac.base import IacFragment
-from cniguard.collect.iac.terraform.module import ResourceInstance
+from cniguard.collect.iac.terraform.records import ResourceInstance
 from cniguard.collect.iac.terraform.values import Unknown, Value, deep_unknown
 from cniguard.model.common import JsonDict, Origin
 from cniguard.model.inventory import (

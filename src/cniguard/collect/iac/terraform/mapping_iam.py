@@ -21,7 +21,7 @@ from cniguard.collect.iac.terraform.mapping_base import (
     _tags,
     _unexpanded,
 )
-from cniguard.collect.iac.terraform.module import ResourceInstance
+from cniguard.collect.iac.terraform.records import ResourceInstance
 from cniguard.collect.iac.terraform.values import Unknown, Value, deep_unknown
 from cniguard.model.common import Origin
 from cniguard.model.inventory import (

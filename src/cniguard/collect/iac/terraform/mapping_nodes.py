@@ -11,7 +11,7 @@ from cniguard.collect.iac.terraform.mapping_base import (
     _first,
 )
 from cniguard.collect.iac.terraform.mapping_iam import IamMapper
-from cniguard.collect.iac.terraform.module import ResourceInstance
+from cniguard.collect.iac.terraform.records import ResourceInstance
 from cniguard.collect.iac.terraform.values import Unknown, Value
 from cniguard.model.inventory import (
     MetadataOptions,

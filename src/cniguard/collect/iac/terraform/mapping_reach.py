@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 from cniguard.collect.iac.terraform.mapping_base import _ClusterRef, _same
 from cniguard.collect.iac.terraform.mapping_nodes import NodeMapper
-from cniguard.collect.iac.terraform.module import Problem, ResourceInstance
+from cniguard.collect.iac.terraform.records import Problem, ResourceInstance
 from cniguard.collect.iac.terraform.values import Unknown, Value
 
 # Registry modules known to create no EKS add-on, pod identity association, access entry or node

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Protocol
 
 from cniguard.collect.iac.terraform.computed import (
@@ -21,6 +21,7 @@ from cniguard.collect.iac.terraform.data_sources import data_source
 from cniguard.collect.iac.terraform.expressions import Context, literal_key, parts
 from cniguard.collect.iac.terraform.hcl import Attribute, Block, SourceText
 from cniguard.collect.iac.terraform.limits import budget
+from cniguard.collect.iac.terraform.records import Problem, ResourceInstance
 from cniguard.collect.iac.terraform.typeconv import convert
 from cniguard.collect.iac.terraform.values import (
     EvalError,
@@ -104,37 +105,6 @@ class Anchor:
     file: str
     line: int | None
     key_lines: dict[str, int]
-
-
-@dataclass
-class ResourceInstance:
-    """One instance of a resource, with its evaluated values: the mapper's neutral input."""
-
-    address: str
-    type: str
-    values: dict[str, Value]
-    origin: Origin
-    attribute_lines: dict[str, int]
-    module_kind: str | None = None
-    scope: str = ""  # the root module directory: placeholders are unique per root
-    # set when count / for_each could not be evaluated: the instance may exist (zero or more
-    # times); its values are the body evaluated with ``each`` / ``count.index`` unknown
-    expansion: Unknown | None = None
-    expanded_by: str = ""  # "count" or "for_each" when ``expansion`` is set
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Something that could not be evaluated and matters to the model (becomes a Gap)."""
-
-    address: str
-    unknown: Unknown
-    origin: Origin
-    # a module call whose code is not evaluated: its source and evaluated inputs (to tell
-    # which clusters what it may create concerns)
-    source: str | None = None
-    inputs: tuple[tuple[str, Value], ...] = ()
-    scope: str = ""  # the root module directory
 
 
 class ModuleLoader(Protocol):
@@ -613,19 +583,3 @@ class ModuleInstance:
             for name, attribute in call.attributes.items()
             if name not in CALL_ARGUMENTS
         )
-
-
-def module_path(base: str, source: str) -> str:
-    """Join a caller directory and a local ``source`` the way the user wrote it."""
-    joined = PurePosixPath(base) / source
-    parts_out: list[str] = []
-    for part in joined.parts:
-        if part == "..":
-            if parts_out and parts_out[-1] != "..":
-                parts_out.pop()
-            else:
-                parts_out.append(part)
-        elif part not in (".", "/"):
-            parts_out.append(part)
-    text = "/".join(parts_out)
-    return f"/{text}" if joined.is_absolute() else text or "."
