@@ -294,3 +294,19 @@ def test_eks_module_not_evaluated_and_given_no_cluster_may_define_one() -> None:
     report = judge(fragment)
     assert [(c.cni_identity, c.compliant) for c in report.clusters] == [("unknown", None)]
     assert ("CNI001", "unknown", main, 2) in failing(report)
+
+
+def test_service_principal_data_source_resolves() -> None:
+    fragment = collect("wild_service_principal")
+    (role,) = fragment.roles
+    assert role.trust_policy == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+            }
+        ],
+    }
+    assert (fragment.clusters, fragment.gaps) == ([], [])
