@@ -361,12 +361,14 @@ class _Mapper(NodeMapper):
                 )
 
     def place_role_gaps(self) -> None:
-        """Role gaps go to the clusters whose objects name that role."""
+        """Role gaps go to the clusters whose objects name that role. A role of this root module
+        that none of its clusters' objects names decides no verdict: its gap is dropped (a
+        cluster elsewhere naming it by ARN has a gap of its own, see ``outside_roles``)."""
         for key, gap in self.role_gaps:
             arn = self.role_arns.get(key) if key else None
             using = [c.arn for c in self.fragment.clusters if arn and arn in _arns_of(c)]
             self.fragment.gaps.extend(replace(gap, cluster=c) for c in using)
-            if not using:
+            if not using and (arn is None or not self.fragment.clusters):
                 self.fragment.gaps.append(gap)
 
 

@@ -179,7 +179,7 @@ class IamMapper(MapperBase):
                     arn=arn,
                     name=item.address if name == qualified else name,
                     account=synthetic.ACCOUNT,
-                    trust_policy=_document(self.known(item, "assume_role_policy")),
+                    trust_policy=_document(self.role_known(item, "assume_role_policy", qualified)),
                     policies=tuple(attached),
                     permissions_boundary_arn=(
                         boundary
@@ -189,10 +189,19 @@ class IamMapper(MapperBase):
                         else None
                     ),
                     permissions_boundary=_document(boundary_doc),
-                    tags=_tags(self.known(item, "tags")),
+                    tags=_tags(self.role_known(item, "tags", qualified)),
                     origin=item.origin,
                 )
             )
+
+    def role_known(self, item: ResourceInstance, key: str, qualified: str) -> Value:
+        """A role attribute, or None with a gap placed with the role's other gaps."""
+        value = item.values.get(key)
+        found = deep_unknown(value) if not isinstance(value, Unknown) else value
+        if found is None:
+            return value
+        self.role_gap(f"@{qualified}", item, f"{key}: cannot evaluate {found.describe()}", key)
+        return None
 
     def name_gap(self, item: ResourceInstance) -> str:
         name = item.values.get("name")
