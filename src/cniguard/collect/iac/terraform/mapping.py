@@ -15,6 +15,7 @@ from cniguard.collect.iac import synthetic
 from cniguard.collect.iac.base import IacFragment
 from cniguard.collect.iac.terraform.computed import qualify
 from cniguard.collect.iac.terraform.mapping_base import (
+    _CHILDREN,
     WHAT,
     _arns_of,
     _ClusterRef,
@@ -372,14 +373,6 @@ class _Mapper(NodeMapper):
                 self.fragment.gaps.append(gap)
 
 
-_CHILDREN = (
-    "aws_eks_node_group",
-    "aws_eks_addon",
-    "aws_eks_fargate_profile",
-    "aws_eks_pod_identity_association",
-    "aws_eks_access_entry",
-    "aws_autoscaling_group",
-)
 _UNPLACED = ("aws_iam_policy", "aws_iam_instance_profile", "aws_launch_template")
 
 

@@ -18,6 +18,15 @@ from cniguard.model.inventory import (
 )
 
 WHAT = "iac:terraform"
+# resource types that belong to a cluster by its name
+_CHILDREN = (
+    "aws_eks_node_group",
+    "aws_eks_addon",
+    "aws_eks_fargate_profile",
+    "aws_eks_pod_identity_association",
+    "aws_eks_access_entry",
+    "aws_autoscaling_group",
+)
 
 
 def _first(value: Value) -> dict[str, Value]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from cniguard.collect.iac.terraform.mapping_base import _ClusterRef, _same
+from cniguard.collect.iac.terraform.mapping_base import _CHILDREN, _ClusterRef, _same
 from cniguard.collect.iac.terraform.mapping_nodes import NodeMapper
 from cniguard.collect.iac.terraform.records import Problem, ResourceInstance
 from cniguard.collect.iac.terraform.values import Unknown, Value
@@ -36,34 +36,20 @@ _CLUSTER_INPUTS = frozenset(
     {"cluster_name", "cluster_id", "eks_cluster_id", "eks_cluster_name", "cluster"}
 )
 _EKS = re.compile(r"eks", re.IGNORECASE)
-_CHILD_TYPES = (
-    "aws_eks_node_group",
-    "aws_eks_addon",
-    "aws_eks_fargate_profile",
-    "aws_eks_pod_identity_association",
-    "aws_eks_access_entry",
-)
-
-
+_REGISTRY = r"^(?:registry\.terraform\.io/)?"
 # aws-ia/eks-blueprints-addon: one Helm release and its IRSA role; it matters only when the chart
 # it installs is the VPC CNI's
-_ADDON_CHART = re.compile(r"^(?:registry\.terraform\.io/)?aws-ia/eks-blueprints-addon/aws$")
-
-
+_ADDON_CHART = re.compile(_REGISTRY + r"aws-ia/eks-blueprints-addon/aws$")
 # aws-ia/eks-blueprints-teams: team namespaces with their service accounts (IRSA-annotated), RBAC
 # and a team IAM role; it reaches aws-node only through a namespace called kube-system
-_TEAMS = re.compile(r"^(?:registry\.terraform\.io/)?aws-ia/eks-blueprints-teams/aws$")
-
-
-def harmless(source: str) -> bool:
-    return _HARMLESS.match(source.strip()) is not None
+_TEAMS = re.compile(_REGISTRY + r"aws-ia/eks-blueprints-teams/aws$")
 
 
 def cannot_touch(call: Problem) -> bool:
     """A module call that cannot add to a cluster's CNI identity or node roles."""
     if call.source is None:
         return False
-    if harmless(call.source):
+    if _HARMLESS.match(call.source.strip()):
         return True
     if _ADDON_CHART.match(call.source.strip()):
         charts = [value for name, value in call.inputs if name == "chart"]
@@ -147,15 +133,15 @@ def external_refs(mapper: NodeMapper, calls: list[Problem]) -> list[_ClusterRef]
         ref_id = f"tf:{item.scope}/cluster:{label}"
         found.append(_ClusterRef(item, ref_id, ref_id.removeprefix("tf:"), value, external=True))
 
-    for resource_type in _CHILD_TYPES:
+    for resource_type in _CHILDREN:
         for item in mapper.by_type[resource_type]:
-            value = item.values.get("cluster_name")
+            value = (
+                mapper.tagged_cluster(item)
+                if resource_type == "aws_autoscaling_group"
+                else item.values.get("cluster_name")
+            )
             if not mapper.placement(item, value).clusters:
                 add(item, value)
-    for item in mapper.by_type["aws_autoscaling_group"]:
-        value = mapper.tagged_cluster(item)
-        if value is not None and not mapper.placement(item, value).clusters:
-            add(item, value)
     if not mapper.refs:
         for call in calls:
             for value in _cluster_inputs(call):
