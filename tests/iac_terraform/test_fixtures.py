@@ -96,7 +96,7 @@ def test_raw_resources_with_irsa_are_compliant() -> None:
     (group,) = cluster.node_groups or ()
     assert (group.role_arn, group.metadata_options) == (
         roles["orders-node"].arn,
-        MetadataOptions(http_tokens="required", hop_limit=1,
+        MetadataOptions(http_tokens="required", hop_limit=1, http_endpoint="enabled",
                         origin=Origin(source="iac", file=main, line=101)))
     (provider,) = fragment.oidc_providers
     assert (provider.url, provider.origin) == (host, Origin(source="iac", file=main, line=24))
@@ -148,15 +148,20 @@ def test_auto_mode_is_not_applicable() -> None:
 def test_count_zero_and_create_false_do_not_exist_and_unknowns_become_gaps() -> None:
     fragment = collect("count_zero")
     main = "tests/fixtures/terraform/count_zero/main.tf"
-    (cluster,) = fragment.clusters
-    (group,) = cluster.node_groups or ()
-    assert (group.name, group.role_arn) == ("main", None)
+    # the module not evaluated may add to this cluster or define one of its own (issue 10)
+    cluster, unknown = fragment.clusters
+    assert [(g.name, g.role_arn) for g in cluster.node_groups or ()] == [
+        ("main", None), ("module.unknown (not evaluated)", None)]
+    assert unknown.name == "module.unknown (module not evaluated)"
     assert [(g.resource, g.line, g.cluster) for g in fragment.gaps] == [
-        (main, 32, f"tf:{FIXTURES}/count_zero/aws_eks_cluster.this"), (main, 43, None)]
+        (main, 32, cluster.arn), (main, 43, cluster.arn), (main, 43, unknown.arn)]
     assert fragment.gaps[0].reason == (
         "aws_eks_node_group.main: node_role_arn: cannot evaluate `var.node_role_arn` at "
         f"{main}:7: variable has no value (no default, no tfvars)")
-    assert "is not evaluated (not local, not installed" in fragment.gaps[1].reason
+    assert fragment.gaps[1].reason == (
+        "module.unknown: module source 'git::https://example.com/acme/eks-nodes.git?ref=v1' is "
+        "not evaluated; the add-ons, pod identity associations, access entries and node roles "
+        "it may create for this cluster are unknown")
     report = judge(fragment)
     assert ("CNI090", "fail", main, 11) in failing(report)
 

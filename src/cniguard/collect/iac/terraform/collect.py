@@ -22,12 +22,10 @@ from cniguard.collect.iac.base import IacFragment
 from cniguard.collect.iac.terraform.expressions import Context
 from cniguard.collect.iac.terraform.hcl import HclFile
 from cniguard.collect.iac.terraform.limits import LimitHit, Limits, evaluating
-from cniguard.collect.iac.terraform.loader import Loader
-from cniguard.collect.iac.terraform.mapping import WHAT, build_fragment
-from cniguard.collect.iac.terraform.module import (
-    ModuleInstance,
-    module_path,
-)
+from cniguard.collect.iac.terraform.loader import Loader, module_path
+from cniguard.collect.iac.terraform.mapping import build_fragment
+from cniguard.collect.iac.terraform.mapping_base import WHAT
+from cniguard.collect.iac.terraform.module import ModuleInstance
 from cniguard.collect.iac.terraform.plan import read_plan
 from cniguard.collect.iac.terraform.values import EvalError, Value
 from cniguard.collect.walk import check_file

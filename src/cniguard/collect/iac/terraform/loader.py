@@ -9,11 +9,11 @@ import json
 import re
 from dataclasses import replace
 from functools import cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from cniguard.collect.iac.terraform import registry
 from cniguard.collect.iac.terraform.hcl import Block, HclFile, ParseCache, load_file, parse_text
-from cniguard.collect.iac.terraform.module import ModuleDefinition, ModuleInstance, module_path
+from cniguard.collect.iac.terraform.module import ModuleDefinition, ModuleInstance
 from cniguard.collect.iac.terraform.values import Unknown
 
 
@@ -122,3 +122,19 @@ class Loader:
             value = caller.context(call.source).value(version_attr.expr)
             version = value if isinstance(value, str) and not isinstance(value, Unknown) else ref
         return replace(_shim(key), version=_major(version) or "")
+
+
+def module_path(base: str, source: str) -> str:
+    """Join a caller directory and a local ``source`` the way the user wrote it."""
+    joined = PurePosixPath(base) / source
+    parts_out: list[str] = []
+    for part in joined.parts:
+        if part == "..":
+            if parts_out and parts_out[-1] != "..":
+                parts_out.pop()
+            else:
+                parts_out.append(part)
+        elif part not in (".", "/"):
+            parts_out.append(part)
+    text = "/".join(parts_out)
+    return f"/{text}" if joined.is_absolute() else text or "."

@@ -10,22 +10,18 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Protocol
 
-from cniguard.collect.iac.synthetic import ACCOUNT, PARTITION, REGION
 from cniguard.collect.iac.terraform.computed import (
-    oidc_issuer,
-    oidc_provider_arn,
-    policy_arn,
-    policy_document,
     qualify,
-    role_arn,
     with_computed,
 )
+from cniguard.collect.iac.terraform.data_sources import data_source
 from cniguard.collect.iac.terraform.expressions import Context, literal_key, parts
 from cniguard.collect.iac.terraform.hcl import Attribute, Block, SourceText
 from cniguard.collect.iac.terraform.limits import budget
+from cniguard.collect.iac.terraform.records import Problem, ResourceInstance
 from cniguard.collect.iac.terraform.typeconv import convert
 from cniguard.collect.iac.terraform.values import (
     EvalError,
@@ -111,32 +107,6 @@ class Anchor:
     key_lines: dict[str, int]
 
 
-@dataclass
-class ResourceInstance:
-    """One instance of a resource, with its evaluated values: the mapper's neutral input."""
-
-    address: str
-    type: str
-    values: dict[str, Value]
-    origin: Origin
-    attribute_lines: dict[str, int]
-    module_kind: str | None = None
-    scope: str = ""  # the root module directory: placeholders are unique per root
-    # set when count / for_each could not be evaluated: the instance may exist (zero or more
-    # times); its values are the body evaluated with ``each`` / ``count.index`` unknown
-    expansion: Unknown | None = None
-    expanded_by: str = ""  # "count" or "for_each" when ``expansion`` is set
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Something that could not be evaluated and matters to the model (becomes a Gap)."""
-
-    address: str
-    unknown: Unknown
-    origin: Origin
-
-
 class ModuleLoader(Protocol):
     """Finds the definition a ``source`` names, or says why it cannot (see ``loader.py``)."""
 
@@ -192,8 +162,14 @@ class ModuleInstance:
         anchor: Anchor | None = None,
         key: Value = None,
         root_display: str | None = None,
+        expansion: Unknown | None = None,
+        expanded_by: str = "",
     ) -> None:
         self.key = key
+        # set when this instance stands for a module call of unknown count / for_each: every
+        # resource in it may not exist
+        self.expansion = expansion
+        self.expanded_by = expanded_by
         self.root_display = root_display or definition.display_dir
         self.definition = definition
         self.address = address
@@ -382,7 +358,7 @@ class ModuleInstance:
         resource_type = block.labels[0]
         values = self._body(block, context)
         if kind == "data":
-            values = _data_source(resource_type, values)
+            values = data_source(resource_type, values)
         else:
             values = with_computed(resource_type, values, qualify(self.root_display, address))
         return ResourceObject(address, values)
@@ -417,7 +393,12 @@ class ModuleInstance:
         self._memo[f"children:{key}"] = result
         return result
 
-    def _make_children(self, name: str) -> list[ModuleInstance] | Unknown | str:
+    def _make_children(
+        self, name: str, possible: Unknown | None = None
+    ) -> list[ModuleInstance] | Unknown | str:
+        """The instances of a module call; with ``possible`` (its count / for_each is unknown)
+        one instance evaluated with ``each`` and ``count.index`` unknown, whose resources may
+        not exist."""
         call = self.definition.calls[name]
         source = call.attributes.get("source")
         source_value = self.context(call.source).value(source.expr) if source else None
@@ -426,10 +407,18 @@ class ModuleInstance:
         definition = self.loader.load(self, call, source_value)
         if isinstance(definition, str):
             return definition
-        expansion = self._expansion(call)
-        if isinstance(expansion, Unknown):
-            return expansion
-        mode, items = expansion
+        meta = "for_each" if "for_each" in call.attributes else "count"
+        if possible is None:
+            expansion = self._expansion(call)
+            if isinstance(expansion, Unknown):
+                return expansion
+            mode, items = expansion
+        else:
+            unknown = Unknown(f"module.{name}.{meta}", f"{meta} is unknown: {possible.describe()}")
+            context = self.context(call.source).bind(
+                each={"key": unknown, "value": unknown}, count={"index": unknown}
+            )
+            mode, items = "single", [(None, context)]
         anchor = self.anchor
         if anchor is None and not definition.user_code:
             anchor = Anchor(call.source.display, call.line, key_lines(call))
@@ -460,6 +449,8 @@ class ModuleInstance:
                     anchor=anchor,
                     key=index,
                     root_display=self.root_display,
+                    expansion=possible or self.expansion,
+                    expanded_by=meta if possible else self.expanded_by,
                 )
             )
         return instances
@@ -510,7 +501,9 @@ class ModuleInstance:
             if resource_type not in MAPPED_TYPES:
                 continue
             value = self.resource_value(resource_type, block.labels[1])
-            expansion = value if isinstance(value, Unknown) else None
+            expansion = value if isinstance(value, Unknown) else self.expansion
+            own = "for_each" if "for_each" in block.attributes else "count"
+            expanded_by = own if isinstance(value, Unknown) else self.expanded_by
             if isinstance(value, Unknown):
                 value = self._possible_instance(block, key, value)
             objects = (
@@ -540,20 +533,30 @@ class ModuleInstance:
                     self.definition.kind,
                     self.root_display,
                     expansion,
-                    "for_each" if "for_each" in block.attributes else "count",
+                    expanded_by,
                 )
         for name, call in self.definition.calls.items():
             children = self.children(name)
             address = self._qualified(f"module.{name}")
             origin = self.origin_for(address, call.line, call.source.display)
             if isinstance(children, Unknown):
-                self.problems.append(Problem(address, children, origin))
-                continue
+                # evaluated once: what it holds is reported as possibly existing
+                children = self._make_children(name, children)
+                if not isinstance(children, list):
+                    self.problems.append(Problem(address, Unknown(address, str(children)), origin))
+                    continue
             if isinstance(children, str):
                 source = call.attributes.get("source")
                 expr = call.source.snippet(source.expr) if source else f"module.{name}"
                 self.problems.append(
-                    Problem(address, Unknown(expr, children, origin.file, origin.line), origin)
+                    Problem(
+                        address,
+                        Unknown(expr, children, origin.file, origin.line),
+                        origin,
+                        expr.strip('"'),
+                        self._call_inputs(call),
+                        self.root_display,
+                    )
                 )
                 continue
             for child in children:
@@ -561,53 +564,22 @@ class ModuleInstance:
                 self.problems.extend(child.problems)
                 child.problems.clear()
 
-
-def _data_source(data_type: str, values: dict[str, Value]) -> dict[str, Value]:
-    """Data sources resolved without AWS: partition, identity, region and derived look-ups."""
-    if data_type == "aws_partition":
-        return {
-            **values,
-            "partition": PARTITION,
-            "id": PARTITION,
-            "dns_suffix": "amazonaws.com",
-            "reverse_dns_prefix": "com.amazonaws",
-        }
-    if data_type == "aws_caller_identity":
-        return {**values, "account_id": ACCOUNT, "id": ACCOUNT}
-    if data_type == "aws_region":
-        return {**values, "name": REGION, "id": REGION, "region": REGION}
-    if data_type == "aws_iam_policy_document":
-        document = policy_document(values)
-        return {**values, "json": document, "minified_json": document}
-    name = values.get("name")
-    if data_type == "aws_eks_cluster" and isinstance(name, str):
-        return {
-            **values,
-            "id": name,
-            "identity": [{"oidc": [{"issuer": oidc_issuer(name)}]}],
-            "arn": f"arn:{PARTITION}:eks:{REGION}:{ACCOUNT}:cluster/{name}",
-        }
-    if data_type == "aws_iam_role" and isinstance(name, str):
-        return {**values, "arn": role_arn(name), "id": name}
-    if data_type == "aws_iam_policy" and isinstance(name, str) and "arn" not in values:
-        return {**values, "arn": policy_arn(name)}
-    url = values.get("url")
-    if data_type == "aws_iam_openid_connect_provider" and isinstance(url, str):
-        return {**values, "arn": oidc_provider_arn(url)}
-    return values
-
-
-def module_path(base: str, source: str) -> str:
-    """Join a caller directory and a local ``source`` the way the user wrote it."""
-    joined = PurePosixPath(base) / source
-    parts_out: list[str] = []
-    for part in joined.parts:
-        if part == "..":
-            if parts_out and parts_out[-1] != "..":
-                parts_out.pop()
-            else:
-                parts_out.append(part)
-        elif part not in (".", "/"):
-            parts_out.append(part)
-    text = "/".join(parts_out)
-    return f"/{text}" if joined.is_absolute() else text or "."
+    def _call_inputs(self, call: Block) -> tuple[tuple[str, Value], ...]:
+        """The inputs of a module call that is not evaluated, in this module's context: once per
+        instance, or once with ``each`` / ``count.index`` unknown when its expansion is."""
+        expansion = self._expansion(call)
+        if isinstance(expansion, Unknown):
+            unknown = Unknown(f"module.{call.labels[0]}", f"expansion unknown: {expansion.expr}")
+            contexts = [
+                self.context(call.source).bind(
+                    each={"key": unknown, "value": unknown}, count={"index": unknown}
+                )
+            ]
+        else:
+            contexts = [context for _, context in expansion[1]]
+        return tuple(
+            (name, context.with_source(attribute.source).value(attribute.expr))
+            for context in contexts
+            for name, attribute in call.attributes.items()
+            if name not in CALL_ARGUMENTS
+        )

@@ -15,8 +15,10 @@ from typing import Any
 from cniguard.collect.iac.base import IacFragment
 from cniguard.collect.iac.terraform.computed import qualify, with_computed
 from cniguard.collect.iac.terraform.hcl import MAX_FILE_BYTES
-from cniguard.collect.iac.terraform.mapping import WHAT, build_fragment
-from cniguard.collect.iac.terraform.module import MAPPED_TYPES, ResourceInstance
+from cniguard.collect.iac.terraform.mapping import build_fragment
+from cniguard.collect.iac.terraform.mapping_base import WHAT
+from cniguard.collect.iac.terraform.module import MAPPED_TYPES
+from cniguard.collect.iac.terraform.records import ResourceInstance
 from cniguard.collect.iac.terraform.values import Unknown
 from cniguard.model.common import Origin
 from cniguard.model.inventory import Gap

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from cniguard.collect.iac.terraform.registry import eks, iam, pod_identity
+from cniguard.collect.iac.terraform.registry import community, eks, iam, pod_identity
 
 _SOURCE = re.compile(
     r"^(?:registry\.terraform\.io/|git::https://github\.com/|github\.com/|https://github\.com/)?"
@@ -27,11 +27,25 @@ SHIMS: dict[str, tuple[str | None, dict[str, str]]] = {
     "iam//modules/iam-role-for-service-accounts-eks": (None, iam.IRSA_V5),
     "iam//modules/iam-role-for-service-accounts": (None, iam.IRSA_V6),
     "eks-pod-identity": (None, pod_identity.POD_IDENTITY),
+    "aws-ia/eks-blueprints-addons": (None, community.BLUEPRINTS_ADDONS),
+    "cloudposse/eks-node-group": (None, community.CLOUDPOSSE_NODE_GROUP),
+    "cloudposse/eks-cluster": (None, community.CLOUDPOSSE_CLUSTER),
+    "cloudposse/label": (None, community.LABEL),
 }
+_COMMUNITY = re.compile(
+    r"^(?:registry\.terraform\.io/|git::https://github\.com/|github\.com/|https://github\.com/)?"
+    r"(?P<owner>aws-ia|cloudposse)/(?:terraform-(?:aws|null)-)?"
+    r"(?P<name>eks-blueprints-addons|eks-node-group|eks-cluster|label)"
+    r"(?:/(?:aws|null))?(?:\.git)?(?:\?ref=(?P<ref>\S+))?$"
+)
 
 
 def registry_key(source: str) -> tuple[str, str | None] | None:
     """(emulation key, ref) for a registry or GitHub source of a known module, else None."""
+    community = _COMMUNITY.match(source.strip())
+    if community is not None:
+        key = f"{community['owner']}/{community['name']}"
+        return (key, community["ref"]) if key in SHIMS else None
     match = _SOURCE.match(source.strip())
     if match is None:
         return None
