@@ -24,6 +24,7 @@ from cniguard.store.kpi import (
     FleetCounts,
 )
 from cniguard.store.queries import iso
+from cniguard.store.runs import latest_run
 from cniguard.store.schema import Incident, Scan, ScanCluster, StoredFinding
 from cniguard.store.scope import as_utc
 
@@ -117,7 +118,14 @@ def reference_kpis(
         "node_role_findings_high_critical": node_role.open_at(until),
         "mttr_hours": _mttr([h for c, h in fixes if start is None or c >= start]),
         "trend": trend,
+        "latest_run": _latest_run(engine, until),
     }
+
+
+def _latest_run(engine: Engine, until: dt.datetime) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        run = latest_run(conn, until)
+    return run.as_json() if run is not None else None
 
 
 def _latest_fleet(conn: Any, start: dt.datetime | None, until: dt.datetime) -> FleetCounts:

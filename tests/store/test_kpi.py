@@ -84,6 +84,7 @@ def test_kpis_over_thirty_days(history: str) -> None:
         "node_role_findings_high_critical": 1,
         "mttr_hours": {"cni_incidents": 36.0, "resolved_incidents": 1},
         "trend": [DAY1, DAY2],
+        "latest_run": None,
     }
 
 

@@ -31,6 +31,7 @@ from sqlalchemy.sql import ColumnElement
 from cniguard.model.finding import IDENTITY_MODES, SEVERITIES
 from cniguard.store.queries import iso
 from cniguard.store.rollup import MICROSECOND, chunks
+from cniguard.store.runs import latest_run
 from cniguard.store.schema import (
     ClusterDay,
     ClusterLatest,
@@ -293,6 +294,7 @@ def compute_kpis(
                 .group_by(StoredFinding.severity)
             )
         }
+        run = latest_run(conn, until)
     open_at_end = books.open_at_end([*daily, window.until_day])
     trend = [
         {
@@ -311,6 +313,7 @@ def compute_kpis(
         "node_role_findings_high_critical": _node_role_open(open_at_end[window.until_day]),
         "mttr_hours": _mttr(books.window_fixes),
         "trend": trend,
+        "latest_run": run.as_json() if run is not None else None,  # shards of one --run-id
     }
 
 
