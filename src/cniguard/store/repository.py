@@ -126,11 +126,8 @@ def write_report(conn: Connection, report: Report) -> int:
 
 def _check_run(session: Session, run: RunTag) -> None:
     """Every shard of one run must agree on how many shards it has."""
-    counts = set(
-        session.scalars(
-            select(Scan.shard_count).where(Scan.run_id == run.run_id).distinct()
-        )
-    )
+    query = select(Scan.shard_count).where(Scan.run_id == run.run_id).distinct()
+    counts = {int(c) for c in session.scalars(query) if c is not None}
     if counts - {run.count}:
         raise StoreError(
             f"run {run.run_id} was stored with {', '.join(str(c) for c in sorted(counts))} "

@@ -57,6 +57,11 @@ class RunCoverage:
         """Every shard stored and every account and region in scope read."""
         return not self.missing and not self.not_read and self.accounts_known
 
+    @property
+    def regions_of_account(self) -> list[str] | None:
+        """The regions of an account the run did not read (None: every enabled region)."""
+        return list(self.asked_regions) if self.asked_regions is not None else None
+
     def as_json(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
@@ -70,7 +75,7 @@ class RunCoverage:
             "accounts_read": len(self.accounts_read),
             "regions_read": list(self.regions_read),
             "not_read": [
-                {"account": account, "regions": [region] if region else self.asked_regions}
+                {"account": account, "regions": [region] if region else self.regions_of_account}
                 for account, region in self.not_read
             ],
             "clusters": self.clusters,
