@@ -9,6 +9,7 @@ accounts and says which accounts it did not read. Runs on SQLite and on the Post
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +18,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from cniguard.cli.main import app
 from cniguard.collect.aws.scope import select_shard
 from cniguard.collect.live import collect_live
 from cniguard.collect.options import LiveOptions
@@ -27,6 +30,7 @@ from cniguard.model.inventory import Inventory
 from cniguard.store import save_report
 from cniguard.store.database import get_engine
 from cniguard.store.kpi import compute_kpis
+from cniguard.store.runs import run_coverage
 from cniguard.store.schema import Incident, StoredFinding
 from cniguard.store.scope import tag_run
 from fakes.proxy import FakeAws, reset_moto, start_moto
@@ -57,6 +61,7 @@ class Runs:
     shards: dict[str, list[Inventory]]
     accounts: list[str]
     fixed: list[OrgCluster]  # moved off their node role between A and B
+    org: list[OrgCluster]  # as it is now (after run B); the fake still serves it
 
 
 def _collect(
@@ -65,7 +70,12 @@ def _collect(
     mine = set(select_shard(accounts, shard))
     exports = tuple(kube_export(folder / c.built.name, c) for c in org if c.account.account in mine)
     options = LiveOptions(
-        regions=REGIONS, org=True, cloudtrail=False, shard=shard, kube_exports=exports
+        regions=REGIONS,
+        org=True,
+        cloudtrail=False,
+        shard=shard,
+        kube_exports=exports,
+        call_timeout=120.0,  # moto answers in this process, on a shared machine: slow, not dead
     )
     return collect_live(options)
 
@@ -93,7 +103,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
                 folder = tmp_path_factory.mktemp(f"exports-{run}")
                 whole[run] = _collect(org, folder, None, accounts)
                 shards[run] = [_collect(org, folder, (i, SHARDS), accounts) for i in range(SHARDS)]
-            yield Runs(whole, shards, accounts, fixed)
+            yield Runs(whole, shards, accounts, fixed, org)
         finally:
             fake.stop()
             moto.stop()
@@ -215,3 +225,41 @@ def test_a_run_without_shard_3_resolves_nothing_in_its_accounts(
             [3],
         )
         assert run["not_read"] == [{"account": a, "regions": sorted(REGIONS)} for a in sorted(lost)]
+
+
+def test_cniguard_scan_stores_shards_of_one_run(tmp_path: Path, runs: Runs) -> None:
+    """The Indexed Job's command line: ``cniguard scan --shard i/4 --run-id R --db URL``."""
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    for i in range(SHARDS):
+        mine = set(select_shard(runs.accounts, (i, SHARDS)))
+        exports = [
+            kube_export(tmp_path / c.built.name, c) for c in runs.org if c.account.account in mine
+        ]
+        flags = [f"--kube-export={name}={folder}" for name, folder in exports]
+        out = tmp_path / f"shard{i}.json"
+        result = CliRunner().invoke(
+            app,
+            ["scan", "--org", "--no-cloudtrail", "--regions", ",".join(REGIONS), "--quiet",
+             "--shard", f"{i}/{SHARDS}", "--run-id", "job-1", "--db", url,
+             "--format", "json", "--output", str(out), *flags],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert json.loads(out.read_text())["coverage"]["run"] == {
+            "id": "job-1",
+            "shard": i,
+            "shards": SHARDS,
+        }
+    with get_engine(url).connect() as conn:
+        coverage = run_coverage(conn, "job-1")
+    assert coverage is not None
+    assert (coverage.complete, coverage.stored, len(coverage.accounts_read)) == (
+        True,
+        (0, 1, 2, 3),
+        40,
+    )
+    with fresh_store("sqlite", tmp_path) as whole:
+        save_report(whole, _report(runs.whole["b"], "b", 0, 1))
+        reference = compute_kpis(get_engine(whole))
+    kpis = compute_kpis(get_engine(url))
+    for key in ("clusters_by_identity", "open_findings_by_severity", "coverage_pct"):
+        assert kpis[key] == reference[key]
