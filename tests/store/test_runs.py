@@ -212,3 +212,12 @@ def test_run_id_is_checked_before_anything_is_read(tmp_path: Path) -> None:
         2,
         "cniguard: error: --run-id names a live scan's shard; it does not apply to --inventory",
     )
+
+
+def test_a_shard_that_did_not_record_the_run_accounts_leaves_it_unknown(db_url: str) -> None:
+    shard = _shard_report("2026-03-01T06:00:00Z", 0, 1)
+    save_report(db_url, replace(shard, coverage={**shard.coverage, "collection": {}}))
+    with get_engine(db_url).connect() as conn:
+        coverage = run_coverage(conn, "nightly-1")
+    assert coverage is not None
+    assert (coverage.stored, coverage.accounts_known, coverage.complete) == ((0,), False, False)

@@ -44,7 +44,7 @@ class RunCoverage:
     regions_read: tuple[str, ...]
     asked_regions: tuple[str, ...] | None  # None: every region enabled in each account
     not_read: tuple[tuple[str, str | None], ...]  # (account, region; None: all of them)
-    accounts_known: bool  # every stored shard could list the Organization's accounts
+    accounts_known: bool  # every stored shard recorded the run's accounts (and could list them)
     clusters: int
     gaps: int
 
@@ -104,6 +104,7 @@ def run_coverage(conn: Connection, run_id: str) -> RunCoverage | None:
     for _scan_id, coverage in newest.values():
         collection = coverage.get("collection") or {}
         in_scope |= _texts(collection.get("accounts_in_scope"))
+        accounts_known = accounts_known and "accounts_in_scope" in collection
         scoped = _texts((collection.get("scope") or {}).get("regions"))
         asked |= scoped
         every_region = every_region or not scoped
