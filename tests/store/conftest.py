@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,11 +26,12 @@ def pg_base_url() -> str:
     pytest.skip(f"{PG_ENV} not set: run `source .ci/postgres.sh && start_postgres` for PostgreSQL")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty store: a SQLite file, or a private schema of the test PostgreSQL database."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
+@contextmanager
+def fresh_store(kind: str, folder: Path) -> Iterator[str]:
+    """A fresh, empty store: a SQLite file in ``folder``, or a private schema of the test
+    PostgreSQL database (``kind``: sqlite or postgresql)."""
+    if kind == "sqlite":
+        url = f"sqlite:///{folder / f'store-{uuid.uuid4().hex[:8]}.db'}"
         yield url
         get_engine(url).dispose()
         return
@@ -45,3 +47,16 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
     admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_kind(request: pytest.FixtureRequest) -> str:
+    """Which database the store tests run on: each on SQLite and on the PostgreSQL of CI."""
+    return str(request.param)
+
+
+@pytest.fixture
+def db_url(db_kind: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty store of ``db_kind``."""
+    with fresh_store(db_kind, tmp_path) as url:
+        yield url

@@ -25,6 +25,7 @@ from cniguard.store.kpi import (
 )
 from cniguard.store.kpi_cost import finops_kpis
 from cniguard.store.queries import iso
+from cniguard.store.runs import latest_run
 from cniguard.store.schema import Incident, Scan, ScanCluster, StoredFinding
 from cniguard.store.scope import as_utc
 
@@ -120,7 +121,14 @@ def reference_kpis(
         "mttr_hours": _mttr([h for c, h in fixes if start is None or c >= start]),
         "trend": trend,
         **finops,
+        "latest_run": _latest_run(engine, until),
     }
+
+
+def _latest_run(engine: Engine, until: dt.datetime) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        run = latest_run(conn, until)
+    return run.as_json() if run is not None else None
 
 
 def _latest_fleet(conn: Any, start: dt.datetime | None, until: dt.datetime) -> FleetCounts:

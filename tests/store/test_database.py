@@ -67,7 +67,7 @@ def test_upgrade_from_the_first_revision_keeps_data(db_url: str) -> None:
         ))
     upgrade(engine)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0006"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0007"
         assert conn.execute(text("SELECT tool_version FROM scans")).scalars().all() == ["0.0.9"]
         assert conn.execute(text(
             "SELECT arn, scan_cluster_id, scan_id, name, identity_mode, compliant"

@@ -112,6 +112,7 @@ def test_kpis_over_thirty_days(history: str) -> None:
             "pods_exposed": None,
             "actions": [],
         },
+        "latest_run": None,
     }
 
 

@@ -30,6 +30,7 @@ def _cluster(name: str, mode: IdentityMode, env: str, region: str = "eu-west-1")
         production=env == "prod",
         cni_identity=mode,
         compliant=compliant,
+        basis="pods" if mode == "irsa" else "aws_only",
     )
 
 

@@ -97,8 +97,11 @@ def test_findings_by_state(client: TestClient) -> None:
 
 
 def test_clusters_filter_and_scans(client: TestClient) -> None:
-    names = [c["name"] for c in client.get("/api/clusters", params={"region": "us-east-1"}).json()]
-    assert names == ["dev-b"]
+    found = client.get("/api/clusters", params={"region": "us-east-1"}).json()
+    assert [(c["name"], c["cni_identity"], c["basis"]) for c in found] == [
+        ("dev-b", "irsa", "pods")]
+    page = client.get("/cluster", params={"arn": found[0]["arn"]}).text
+    assert '<small id="basis">(judged from pods)</small>' in page
     assert [
         c["name"] for c in client.get("/api/clusters", params={"mode": "node_role"}).json()
     ] == ["prod-a"]

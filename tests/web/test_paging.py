@@ -65,6 +65,7 @@ def test_api_limit_offset_and_total(client: TestClient) -> None:
         "production",
         "cni_identity",
         "compliant",
+        "basis",
         "complete",
         "stuck_pods",
         "notready_nodes",

@@ -83,6 +83,14 @@ ConcurrencyOpt = Annotated[
 ShardOpt = Annotated[
     str | None, typer.Option("--shard", help="i/N: only accounts at sorted position i mod N.")
 ]
+RunIdOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--run-id",
+        help="Store this scan as shard --shard (default 0/1) of run RUN_ID: the shards of one "
+        "run are one scan, incomplete until all are stored.",
+    ),
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or coverage output.")]
 DeadlineOpt = Annotated[
     str,
@@ -289,10 +297,19 @@ def scan(
     db: DbOpt = None,
     securityhub: SecurityHubOpt = False,
     yes: YesOpt = False,
+    run_id: RunIdOpt = None,
 ) -> None:
     """Audit clusters: live AWS (default) or a saved inventory (--inventory)."""
     from cniguard.engine import evaluate
+    from cniguard.store.scope import RunError, check_run_id, tag_run
 
+    if run_id is not None:
+        if inventory is not None:
+            raise fail("--run-id names a live scan's shard; it does not apply to --inventory")
+        try:
+            check_run_id(run_id)
+        except RunError as exc:
+            raise fail(str(exc)) from None
     cfg = load_config_opt(config)
     inv = load_inventory_opt(inventory) if inventory is not None else run_collection(live)
     if cfg.cost.live_prices:  # FinOps: opt-in Price List API read (docs/finops.md)
@@ -300,6 +317,8 @@ def scan(
 
         inv = live_prices(inv, live.profile)
     report = evaluate(inv, cfg)
+    if run_id is not None:
+        report = tag_run(report, run_id, live.shard)
     if securityhub:
         export_securityhub(report, profile=live.profile, send=yes)
     emit(

@@ -364,6 +364,7 @@ class _Run:
                 "api_calls": dict(sorted(self.log.calls.items())),
                 "api_calls_total": sum(self.log.calls.values()),
                 "caller_account": caller,
+                "accounts_in_scope": self.plan.in_scope,  # of the whole run, not just this shard
                 "iam_strategy": {
                     account: strategy
                     for account, roles in sorted(res.account_roles.items())

@@ -33,6 +33,7 @@ from cniguard.model.finding import IDENTITY_MODES, SEVERITIES
 from cniguard.store.kpi_cost import finops_kpis
 from cniguard.store.queries import iso
 from cniguard.store.rollup import MICROSECOND, chunks
+from cniguard.store.runs import latest_run
 from cniguard.store.schema import (
     ClusterDay,
     ClusterLatest,
@@ -296,6 +297,7 @@ def compute_kpis(
                 .group_by(StoredFinding.severity)
             )
         }
+        run = latest_run(conn, until)
     open_at_end = books.open_at_end([*daily, window.until_day])
     trend = [
         {
@@ -315,6 +317,7 @@ def compute_kpis(
         "mttr_hours": _mttr(books.window_fixes),
         "trend": trend,
         **finops,
+        "latest_run": run.as_json() if run is not None else None,  # shards of one --run-id
     }
 
 

@@ -44,6 +44,7 @@ def latest_cluster_rows() -> AnySelect:
         ClusterLatest.production,
         ClusterLatest.identity_mode,
         ClusterLatest.compliant,
+        ClusterLatest.basis,
         ClusterLatest.complete,
         ClusterLatest.stuck_pods,
         ClusterLatest.notready_nodes,
@@ -63,6 +64,7 @@ def cluster_item(row: Row[Any], open_findings: int) -> dict[str, Any]:
         "production": row.production,
         "cni_identity": row.identity_mode,
         "compliant": row.compliant,
+        "basis": row.basis,  # what the verdict rests on (pods, service_account, ...); None before 0007
         "complete": row.complete,
         "stuck_pods": row.stuck_pods,
         "notready_nodes": row.notready_nodes,
@@ -297,6 +299,7 @@ def cluster_history(engine: Engine, arn: str, limit: int = 90) -> list[dict[str,
                 "generated_at": iso(scan.generated_at),
                 "cni_identity": sc.identity_mode,
                 "compliant": sc.compliant,
+                "basis": sc.basis,
                 "complete": sc.complete,
             }
             for sc, scan in session.execute(query)

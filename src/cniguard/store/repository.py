@@ -10,10 +10,19 @@ from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from cniguard.model.finding import Finding, Report
-from cniguard.store.database import get_engine, with_write_retries
+from cniguard.store.database import StoreError, get_engine, with_write_retries
 from cniguard.store.rollup import CHUNK, IncidentTally, chunks, roll_cluster_day
 from cniguard.store.schema import ClusterLatest, Incident, Scan, ScanCluster, StoredFinding
-from cniguard.store.scope import ScanScope, as_utc, cluster_gaps, parse_time, strongest
+from cniguard.store.scope import (
+    RunError,
+    RunTag,
+    ScanScope,
+    as_utc,
+    cluster_gaps,
+    parse_time,
+    run_of,
+    strongest,
+)
 
 STUCK_PODS_RULE = "CNI030"
 NOTREADY_NODES_RULE = "CNI031"
@@ -30,6 +39,7 @@ LATEST_COPIES = (
     "complete",
     "stuck_pods",
     "notready_nodes",
+    "basis",
 )
 
 
@@ -58,7 +68,13 @@ def write_report(conn: Connection, report: Report) -> int:
     at = parse_time(report.generated_at)
     scope = ScanScope(report)
     duration = report.coverage.get("duration_seconds")
+    try:
+        run = run_of(report)
+    except RunError as exc:
+        raise StoreError(str(exc)) from None
     with Session(bind=conn, autoflush=False) as session:
+        if run is not None:
+            _check_run(session, run)
         scan = Scan(
             generated_at=at,
             day=at.date().isoformat(),
@@ -68,6 +84,9 @@ def write_report(conn: Connection, report: Report) -> int:
             duration_seconds=float(duration) if isinstance(duration, int | float) else None,
             coverage=report.coverage,
             kpis=report.kpis,
+            run_id=run.run_id if run is not None else None,
+            shard_index=run.index if run is not None else None,
+            shard_count=run.count if run is not None else None,
         )
         session.add(scan)
         session.flush()
@@ -92,6 +111,7 @@ def write_report(conn: Connection, report: Report) -> int:
                 and not cluster_gaps(c, scope.gaps),
                 stuck_pods=stuck.get(c.arn, 0) if c.arn in scope.read_clusters else None,
                 notready_nodes=notready.get(c.arn, 0) if c.arn in scope.read_clusters else None,
+                basis=c.basis,
             )
             for c in report.clusters
         ]
@@ -102,6 +122,17 @@ def write_report(conn: Connection, report: Report) -> int:
         _track_findings(session, scan.id, at, report, scope)
         session.flush()
         return scan.id
+
+
+def _check_run(session: Session, run: RunTag) -> None:
+    """Every shard of one run must agree on how many shards it has."""
+    query = select(Scan.shard_count).where(Scan.run_id == run.run_id).distinct()
+    counts = {int(c) for c in session.scalars(query) if c is not None}
+    if counts - {run.count}:
+        raise StoreError(
+            f"run {run.run_id} was stored with {', '.join(str(c) for c in sorted(counts))} "
+            f"shard(s); this report says shard {run.index} of {run.count}"
+        )
 
 
 def _point_latest(session: Session, rows: list[ScanCluster], at: dt.datetime) -> None:

@@ -42,6 +42,11 @@ class Scan(Base):
     duration_seconds: Mapped[float | None] = mapped_column(Float)
     coverage: Mapped[dict[str, Any]]
     kpis: Mapped[dict[str, Any]]
+    # revision 0007: the run this report is one shard of (``--run-id``), shard i of N; None when
+    # the report was stored on its own
+    run_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    shard_index: Mapped[int | None] = mapped_column(Integer)
+    shard_count: Mapped[int | None] = mapped_column(Integer)
 
 
 class ScanCluster(Base):
@@ -62,6 +67,9 @@ class ScanCluster(Base):
     complete: Mapped[bool] = mapped_column(Boolean)  # read, and no coverage gap names it
     stuck_pods: Mapped[int | None] = mapped_column(Integer)
     notready_nodes: Mapped[int | None] = mapped_column(Integer)
+    # revision 0007: what the verdict rests on (pods, service_account, add-on, aws_only); None
+    # for scans stored before it was recorded
+    basis: Mapped[str | None] = mapped_column(String(32))
 
 
 class StoredFinding(Base):
@@ -152,6 +160,9 @@ class ClusterLatest(Base):
     complete: Mapped[bool] = mapped_column(Boolean)
     stuck_pods: Mapped[int | None] = mapped_column(Integer)
     notready_nodes: Mapped[int | None] = mapped_column(Integer)
+    # revision 0007: what the verdict rests on (pods, service_account, add-on, aws_only); None
+    # for scans stored before it was recorded
+    basis: Mapped[str | None] = mapped_column(String(32))
 
 
 class ClusterDay(Base):

@@ -12,11 +12,17 @@ it ``unknown``, and a rule that raised leaves one ``unknown`` finding. Both carr
 (the cluster) and so another fingerprint than the failure they replace, so the scope also refuses
 to resolve a rule that needs a source the report lacks, or that the report left ``unknown`` on
 that cluster.
+
+Shards of one run (``--run-id``) are stored as separate reports of one run: each lists only the
+clusters of its own accounts, so this test never lets a shard resolve what another shard (or a
+shard that failed) was to read.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +31,7 @@ from cniguard.model.finding import ClusterResult, Finding, Report
 from cniguard.rules import RULES_BY_ID
 
 CLOUDTRAIL_RULE_PREFIX = "CNI04"
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
 
 def parse_time(value: str) -> dt.datetime:
@@ -76,7 +83,12 @@ class GapRef:
 
 
 def report_gaps(report: Report) -> tuple[GapRef, ...]:
-    gaps = report.coverage.get("gaps") or []
+    return coverage_gaps(report.coverage)
+
+
+def coverage_gaps(coverage: dict[str, Any]) -> tuple[GapRef, ...]:
+    """The gaps of a report's ``coverage`` (as stored with its scan)."""
+    gaps = coverage.get("gaps") or []
     return tuple(GapRef.from_json(g) for g in gaps) if isinstance(gaps, list) else ()
 
 
@@ -136,3 +148,54 @@ def strongest(findings: Iterable[Finding]) -> dict[str, Finding]:
         if current is None or key > (current.active, order[current.status]):
             chosen[finding.fingerprint] = finding
     return chosen
+
+
+class RunError(ValueError):
+    """A run id or shard the store cannot accept (one line, for exit 2)."""
+
+
+@dataclass(frozen=True)
+class RunTag:
+    """Which run a report belongs to (``coverage.run``): shard ``index`` of ``count``."""
+
+    run_id: str
+    index: int
+    count: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.run_id, "shard": self.index, "shards": self.count}
+
+
+def check_run_id(value: str) -> str:
+    """``value`` if it can name a run: 1-128 letters, digits, ``.``, ``_``, ``:``, ``-``."""
+    if not RUN_ID.fullmatch(value):
+        raise RunError(
+            f"--run-id expects 1-128 letters, digits, '.', '_', ':' or '-', got {value!r}"
+        )
+    return value
+
+
+def tag_run(report: Report, run_id: str, shard: tuple[int, int] | None) -> Report:
+    """``report`` marked as shard ``shard`` (i, N) of run ``run_id``; unsharded: shard 0 of 1."""
+    index, count = shard if shard is not None else (0, 1)
+    tag = RunTag(check_run_id(run_id), index, count)
+    return dataclasses.replace(report, coverage={**report.coverage, "run": tag.as_json()})
+
+
+def run_of(report: Report) -> RunTag | None:
+    """The run ``report`` is a shard of (None: stored on its own); a malformed tag is an error."""
+    raw = report.coverage.get("run")
+    if raw is None:
+        return None
+    data = raw if isinstance(raw, dict) else {}
+    run_id, index, count = data.get("id"), data.get("shard"), data.get("shards")
+    if (
+        isinstance(run_id, str)
+        and isinstance(index, int)
+        and isinstance(count, int)
+        and not isinstance(index, bool)
+        and not isinstance(count, bool)
+        and 0 <= index < count
+    ):
+        return RunTag(check_run_id(run_id), index, count)
+    raise RunError(f"coverage.run expects {{id, shard, shards}}, 0 <= shard < shards: {raw!r}")

@@ -97,6 +97,7 @@ class AccountPlan:
     caller: str
     partition: str
     accounts: list[str]
+    in_scope: list[str]  # every account of the run before --shard picks this shard's
 
 
 def plan_accounts(options: LiveOptions, log: CallLog, base_session: boto3.Session) -> AccountPlan:
@@ -115,7 +116,9 @@ def plan_accounts(options: LiveOptions, log: CallLog, base_session: boto3.Sessio
     if options.accounts is not None:
         allowed = set(options.accounts)
         wanted = [a for a in wanted if a in allowed]
-    return AccountPlan(base, caller, partition, select_shard(wanted, options.shard))
+    return AccountPlan(
+        base, caller, partition, select_shard(wanted, options.shard), select_shard(wanted, None)
+    )
 
 
 def enter_account(
