@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cniguard.cli.common import ConfigOpt, Sev, fail, load_config_opt
+from cniguard.cli.common import ConfigOpt, Sev, fail, load_config_opt, open_store_opt
 from cniguard.cli.scan import with_live_options
 from cniguard.collect.options import LiveOptions
 from cniguard.model.finding import Report
@@ -43,9 +43,10 @@ def watch(
 ) -> None:
     """Scan on a schedule into the store; alert on new or re-opened findings.
 
-    When the store is down (restarting, unreachable, full), scans are kept in memory and stored
-    once it answers, retried with back-off; the schedule goes on and the outage is announced
-    once on --webhook. Exit 2 when a bounded run (--once, --iterations) ends with scans unstored.
+    The store must answer at start. When it goes down later (restarting, unreachable, full),
+    scans are kept in memory and stored once it answers, retried with back-off; the schedule
+    goes on and the outage is announced once on --webhook. Exit 2 when a bounded run (--once,
+    --iterations) ends with scans unstored.
 
     Example: cniguard watch --db postgresql+psycopg://cniguard@db/cniguard --every 15m
     """
@@ -61,6 +62,9 @@ def watch(
         interval = parse_duration(every).total_seconds()
     except ValueError as exc:
         raise fail(f"--every: {exc}") from None
+    # A store that cannot be used at start (bad URL, no driver, unreachable) is a mistake in the
+    # command: one line, exit 2. Only an outage after a good start is waited out.
+    open_store_opt(db)
 
     down = (SQLAlchemyError, CommandError, OSError)  # what a restarting or full store raises
 

@@ -226,9 +226,9 @@ def facts(report: Report) -> tuple[tuple[str, str], ...]:
         ("Unknown results", str(s.unknown_findings)),
         ("Suppressed", str(s.suppressed)),
         ("Expired suppressions (failing again)", str(s.expired_suppressions)),
-        ("Clusters read completely", percent(s.coverage_pct)),
-        ("Coverage gaps", count(s.gaps)),
         *report_facts(report.kpis),  # FinOps: only when the report carries kpis.cost/exposure
+        ("Clusters read completely", percent(s.coverage_pct)),
+        ("Coverage gaps", count(s.gaps)),  # last: the gaps are listed right under it
     )
 
 
