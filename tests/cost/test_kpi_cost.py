@@ -16,7 +16,7 @@ from cniguard.store.kpi import compute_kpis
 from store.factory import arn, cluster, finding, report
 
 UNTIL = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
-BUNDLED = "bundled@2026-12-06"
+BUNDLED = "bundled@2026-07-20"
 SHOP_COST = {  # 4 NotReady m5.xlarge, us-east-1 list price 0.192 each = 0.768 per hour
     "currency": "USD",
     "not_ready_nodes": 4,
@@ -193,7 +193,7 @@ def test_the_kpi_command_rows(month: str) -> None:
             "at least USD 4,105.67 (1 part(s) without a price) over 4 incident(s) "
             "(dev USD 2,501.06, prod USD 1,604.61)",
         ),
-        ("Node-hours / stranded pod-hours", "49 / 72; prices: bundled@2026-12-06"),
+        ("Node-hours / stranded pod-hours", "49 / 72; prices: bundled@2026-07-20"),
         (
             "Exposed to CNI permissions",
             "0 cluster(s), 0 node(s), pods not counted; 0 ENI action(s); 2 cluster(s) unknown",
