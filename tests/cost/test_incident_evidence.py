@@ -117,7 +117,7 @@ def test_the_summary_states_the_burn_and_its_limits() -> None:
         "2 stranded pod(s); engineer time not counted; prices: bundled@2026-07-20"
     )
     assert dict(facts(report))["Exposed to the CNI's permissions"] == (
-        "0 cluster(s), 0 node(s), pods not counted; 0 ENI action(s)"
+        "0 cluster(s), 0 node(s), 0 pod(s); 0 ENI action(s)"
     )
 
 
