@@ -90,6 +90,30 @@ def _list(kind: str, api_version: str, items: list[Any], token: str = "") -> Ans
     )
 
 
+RUNNING = "spec.hostNetwork=false,status.phase=Running"
+
+
+def _running(namespace: str, name: str, node: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"namespace": namespace, "name": name},
+        "spec": {"nodeName": node, "containers": [{"name": "app"}], **spec},
+        "status": {"phase": "Running"},
+    }
+
+
+# Hand count: ip-10-0-1-23 runs web-a, web-b; ip-10-0-2-41 runs checkout-a and coredns-x
+# (hostNetwork: false, as set). kube-proxy-z is on the host network: a server that ignored the
+# selector would return it; it is not counted.
+RUNNING_PODS = [
+    _running("default", "web-a", "ip-10-0-1-23.ec2.internal"),
+    _running("default", "web-b", "ip-10-0-1-23.ec2.internal"),
+    _running("shop", "checkout-a", "ip-10-0-2-41.ec2.internal"),
+    _running("kube-system", "coredns-x", "ip-10-0-2-41.ec2.internal", hostNetwork=False),
+    _running("kube-system", "kube-proxy-z", "ip-10-0-2-41.ec2.internal", hostNetwork=True),
+]
+RUNNING_COUNTS = {"ip-10-0-1-23.ec2.internal": 2, "ip-10-0-2-41.ec2.internal": 2}
+
+
 def stuck_cluster_answers() -> dict[str, Answer]:
     """The 'stuck' fixture as the API would serve it to the collector's requests."""
     state = json.loads((FIXTURES / "stuck" / "cluster-state.json").read_text())["items"]
@@ -127,6 +151,13 @@ def stuck_cluster_answers() -> dict[str, Answer]:
             "PodList",
             "v1",
             [p for p in pods if p["metadata"]["namespace"] != "kube-system"] + [unschedulable],
+        ),
+        # Running pods off the host network, in two pages: only counted per node
+        route("/api/v1/pods", fieldSelector=RUNNING): _list(
+            "PodList", "v1", RUNNING_PODS[:3], token="running-2"
+        ),
+        route("/api/v1/pods", fieldSelector=RUNNING, **{"continue": "running-2"}): _list(
+            "PodList", "v1", RUNNING_PODS[3:]
         ),
         route("/api/v1/events", fieldSelector="reason=FailedCreatePodSandBox"): _list(
             "EventList", "v1", events_with("FailedCreatePodSandBox")

@@ -89,7 +89,12 @@ def test_empty_list_files_map_to_the_resource_their_name_gives(
 @pytest.mark.parametrize("compute", ["fargate", "auto", "ec2"])
 def test_kube_export_command_writes_what_the_live_read_sees(tmp_path: Path, compute: str) -> None:
     role = "arn:aws:iam::123456789012:role/prod-cni"
-    with serve(cluster_store(compute, role)) as api:  # type: ignore[arg-type]
+    store = cluster_store(compute, role)  # type: ignore[arg-type]
+    for name, host_network in (("web-1", False), ("kube-proxy-1", True)):
+        spec = {"nodeName": "ip-10-0-1-23.ec2.internal", "hostNetwork": host_network}
+        running = {"metadata": {"namespace": "shop", "name": name}, "spec": spec}
+        store.put("pods", {**running, "status": {"phase": "Running"}})
+    with serve(store) as api:
         config = write_kubeconfig(tmp_path / "kubeconfig", {"c": api.url})
         result = _invoke(config, tmp_path / "out")
         live, live_gaps = read_live(
@@ -98,12 +103,12 @@ def test_kube_export_command_writes_what_the_live_read_sees(tmp_path: Path, comp
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "out" / MANIFEST).read_text())
     objects = {"fargate": 0, "auto": 0, "ec2": 1}[compute]
-    pods = {"fargate": 0, "auto": 0, "ec2": 2}[compute]
+    pods = {"fargate": 0, "auto": 0, "ec2": 2}[compute] + 1  # web-1, kept slim
     assert manifest["resources"] == {
         "daemonsets": {"read": True, "file": "daemonsets.json", "objects": objects},
         "service_accounts": {"read": True, "file": "serviceaccounts.json", "objects": 2 + objects},
         "aws_auth": {"read": True, "file": "aws-auth-configmaps.json", "objects": 0},
-        "pods": {"read": True, "file": "pods.json", "objects": pods},
+        "pods": {"read": True, "file": "pods.json", "objects": pods, "running_pods": True},
         "events": {"read": True, "file": "events.json", "objects": 0},
         "nodes": {"read": True, "file": "nodes.json", "objects": 2},
     }
@@ -111,6 +116,17 @@ def test_kube_export_command_writes_what_the_live_read_sees(tmp_path: Path, comp
     assert (gaps, live_gaps) == ([], [])
     assert state.collected_at == manifest["collected_at"]
     assert _content(state) == _content(live)
+    # kube-proxy-1 is on the host network: the API does not list it
+    assert state.running_pods_by_node == {"ip-10-0-1-23.ec2.internal": 1}
+    items = json.loads((tmp_path / "out" / "pods.json").read_text())["items"]
+    web = next(p for p in items if p["metadata"]["name"] == "web-1")
+    assert web == {
+        "kind": "Pod",
+        "apiVersion": "v1",
+        "metadata": {"namespace": "shop", "name": "web-1"},
+        "spec": {"nodeName": "ip-10-0-1-23.ec2.internal", "hostNetwork": False},
+        "status": {"phase": "Running"},
+    }
 
 
 def _content(state: KubeState) -> object:

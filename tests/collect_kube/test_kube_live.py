@@ -27,6 +27,8 @@ from cniguard.model.kube import KubeState
 
 from .kube_api_server import (
     FIXTURES,
+    RUNNING,
+    RUNNING_COUNTS,
     Answer,
     forbidden,
     not_found,
@@ -42,6 +44,7 @@ EVERY_READ = [
     "/api/v1/namespaces/kube-system/serviceaccounts",
     "/api/v1/namespaces/kube-system/configmaps/aws-auth",
     "/api/v1/namespaces/kube-system/pods",
+    "/api/v1/pods",
     "/api/v1/pods",
     "/api/v1/events",
     "/api/v1/events",
@@ -103,7 +106,12 @@ def test_live_read_through_a_kubeconfig_context_matches_the_export(tmp_path: Pat
     v1_file = Origin(source="k8s", file=str(FIXTURES / "stuck" / "events-k8s-io.json"))
     core_events = tuple(e for e in exported.events or () if e.origin != v1_file)
     assert len(core_events) == 4
-    assert without_origins(state) == without_origins(replace(exported, events=core_events))
+    # The API also served every Running pod off the host network: counted per node only (the
+    # files hold no such list, so the export's count is unknown)
+    assert (state.running_pods_by_node, exported.running_pods_by_node) == (RUNNING_COUNTS, None)
+    assert without_origins(replace(state, running_pods_by_node=None)) == without_origins(
+        replace(exported, events=core_events)
+    )
     assert state.nodes is not None and state.nodes[1].origin == Origin(
         source="k8s", context="prod-audit", api="GET /api/v1/nodes"
     )
@@ -113,7 +121,13 @@ def test_live_read_through_a_kubeconfig_context_matches_the_export(tmp_path: Pat
         context="prod-audit",
         api="GET /api/v1/pods?fieldSelector=status.phase=Pending",
     )
-    assert [r.path for r in api.requests] == [*EVERY_READ, "/api/v1/nodes"]
+    # the running pods and the nodes come in two pages each
+    assert [r.path for r in api.requests] == [
+        *EVERY_READ[:6],
+        "/api/v1/pods",
+        *EVERY_READ[6:],
+        "/api/v1/nodes",
+    ]
     assert {r.authorization for r in api.requests} == {f"Bearer {TOKEN}"}
     node_pages = [r.params for r in api.requests if r.path == "/api/v1/nodes"]
     assert node_pages == [{"limit": "500"}, {"limit": "500", "continue": "page-2"}]
@@ -226,6 +240,7 @@ def test_an_unreachable_api_server_leaves_everything_unread() -> None:
                 "",
                 "?labelSelector=k8s-app=aws-node",
                 "?fieldSelector=status.phase=Pending",
+                "?fieldSelector=spec.hostNetwork=false,status.phase=Running",
                 "?fieldSelector=reason=FailedCreatePodSandBox",
                 "?fieldSelector=reason=MissingIAMPermissions",
                 "?fieldSelector=reason=Unhealthy",
@@ -351,7 +366,7 @@ def test_a_silent_api_server_is_asked_twice_then_not_again(monkeypatch: Any) -> 
     assert replace(state, collected_at=None) == KubeState()
     # One connection per request (a read timeout is not retried), two requests in all.
     assert len(silent.accepted) == 2
-    assert [g.error_code for g in gaps] == ["MaxRetryError"] * 2 + ["EndpointUnresponsive"] * 7
+    assert [g.error_code for g in gaps] == ["MaxRetryError"] * 2 + ["EndpointUnresponsive"] * 8
     assert "Read timed out" in gaps[0].reason
     assert gaps[2].reason == "the API server timed out 2 times in this scan: not called again"
     assert [g.operation for g in gaps][:2] == [f"GET {p}" for p in EVERY_READ[:2]]
@@ -371,3 +386,48 @@ def test_past_the_deadline_nothing_is_sent() -> None:
     assert {(g.error_code, g.reason) for g in gaps} == {
         ("DeadlinePassed", "the scan's --deadline passed before this was read")
     }
+
+
+def test_an_api_server_without_the_host_network_selector_leaves_pod_counts_unknown(
+    tmp_path: Path,
+) -> None:
+    """Servers before spec.hostNetwork was a pod field selector answer 400: the counts are
+    unknown (fail closed), the pods the audit reads are still read."""
+    answers = stuck_cluster_answers()
+    rejected = "field label not supported: spec.hostNetwork"
+    answers[route("/api/v1/pods", fieldSelector=RUNNING)] = Answer(
+        400, {"kind": "Status", "status": "Failure", "message": rejected, "reason": "BadRequest"}
+    )
+    with serve(answers) as api:
+        client = api_client_for_context(
+            "prod-audit", kubeconfig=str(write_kubeconfig(tmp_path / "config", api.url))
+        )
+        state, gaps = read_live(client, cluster=CLUSTER, context="prod-audit")
+
+    assert (state.running_pods_by_node, state.pods is not None) == (None, True)
+    assert gaps == [
+        Gap(
+            what="k8s:pods",
+            reason=f"HTTP 400 BadRequest: {rejected}",
+            cluster=CLUSTER,
+            operation=f"GET /api/v1/pods?fieldSelector={RUNNING}",
+            error_code="BadRequest",
+        )
+    ]
+
+
+def test_a_malformed_running_pod_leaves_the_counts_unknown_not_the_pods(tmp_path: Path) -> None:
+    answers = stuck_cluster_answers()
+    answers[route("/api/v1/pods", fieldSelector=RUNNING)] = Answer(
+        200, {"kind": "PodList", "apiVersion": "v1", "items": [{"spec": {"nodeName": 7}}]}
+    )
+    with serve(answers) as api:
+        client = api_client_for_context(
+            "prod-audit", kubeconfig=str(write_kubeconfig(tmp_path / "config", api.url))
+        )
+        state, gaps = read_live(client, cluster=CLUSTER, context="prod-audit")
+
+    assert (state.running_pods_by_node, state.pods is not None) == (None, True)
+    assert [(g.what, g.reason) for g in gaps] == [
+        ("k8s:pods", "running pods not counted: spec.nodeName: Input should be a valid string")
+    ]

@@ -50,7 +50,7 @@ def test_bundled_prices_and_an_unknown_type() -> None:
         "not_ready_nodes_priced": 2,
         "not_ready_nodes_per_hour": 0.266,
         "unpriced_instance_types": {"x9.huge": 1},
-        "price_sources": ["bundled@2026-12-06"],
+        "price_sources": ["bundled@2026-07-20"],
         "stranded_pods": 2,
         "engineer_per_hour": None,
         "engineer_time": "off (cost.engineer_hourly_rate)",
@@ -64,7 +64,7 @@ def test_bundled_prices_and_an_unknown_type() -> None:
         "not_ready_nodes_unpriced": 1,
         "stranded_pods": 2,
         "engineer_per_hour": None,
-        "price_sources": ["bundled@2026-12-06"],
+        "price_sources": ["bundled@2026-07-20"],
     }
 
 
@@ -80,7 +80,7 @@ def test_discount_overrides_and_engineer_time() -> None:
         block["price_sources"],
         block["engineer_per_hour"],
         block["engineer_time"],
-    ) == (1.644, 3, {}, ["bundled@2026-12-06", "config"], 160.0, "counted")
+    ) == (1.644, 3, {}, ["bundled@2026-07-20", "config"], 160.0, "counted")
 
 
 def test_no_price_at_all_is_unknown_not_zero() -> None:
@@ -114,10 +114,10 @@ def test_the_summary_states_the_burn_and_its_limits() -> None:
     report = evaluate(_outage("m5.large", "c5.xlarge", "x9.huge"))
     assert dict(facts(report))["Outage cost"] == (
         "at least USD 0.27/h (1 unpriced) for 3 NotReady node(s) on 1 cluster(s); "
-        "2 stranded pod(s); engineer time not counted; prices: bundled@2026-12-06"
+        "2 stranded pod(s); engineer time not counted; prices: bundled@2026-07-20"
     )
     assert dict(facts(report))["Exposed to the CNI's permissions"] == (
-        "0 cluster(s), 0 node(s), pods not counted; 0 ENI action(s)"
+        "0 cluster(s), 0 node(s), 0 pod(s); 0 ENI action(s)"
     )
 
 

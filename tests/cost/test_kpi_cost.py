@@ -16,7 +16,7 @@ from cniguard.store.kpi import compute_kpis
 from store.factory import arn, cluster, finding, report
 
 UNTIL = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
-BUNDLED = "bundled@2026-12-06"
+BUNDLED = "bundled@2026-07-20"
 SHOP_COST = {  # 4 NotReady m5.xlarge, us-east-1 list price 0.192 each = 0.768 per hour
     "currency": "USD",
     "not_ready_nodes": 4,
@@ -159,6 +159,7 @@ def test_exposure_follows_each_clusters_latest_scan(tmp_path: Path) -> None:
             {"node_group": "ng", "node_role": "r", "pods_reach_imds": "yes", "nodes": 6}
         ],
         "nodes_exposed": 6,
+        "pods_exposed": 140,
     }
     exposed = {"exposure": {"clusters": [block]}}
     migrated: dict[str, Any] = {"exposure": {"clusters": []}}
@@ -169,7 +170,7 @@ def test_exposure_follows_each_clusters_latest_scan(tmp_path: Path) -> None:
         "clusters_exposed": 1,
         "clusters_exposure_unknown": 0,
         "nodes_exposed": 6,
-        "pods_exposed": None,
+        "pods_exposed": 140,
         "actions": ["ec2:CreateNetworkInterface"],
     }
     save_report(url, replace(report("2026-11-20T00:00:00Z", _fleet()), kpis=migrated))
@@ -178,7 +179,7 @@ def test_exposure_follows_each_clusters_latest_scan(tmp_path: Path) -> None:
         "clusters_exposed": 0,
         "clusters_exposure_unknown": 0,
         "nodes_exposed": 0,
-        "pods_exposed": None,
+        "pods_exposed": 0,  # falls to 0 as the cluster migrates
         "actions": [],
     }
 
@@ -193,10 +194,10 @@ def test_the_kpi_command_rows(month: str) -> None:
             "at least USD 4,105.67 (1 part(s) without a price) over 4 incident(s) "
             "(dev USD 2,501.06, prod USD 1,604.61)",
         ),
-        ("Node-hours / stranded pod-hours", "49 / 72; prices: bundled@2026-12-06"),
+        ("Node-hours / stranded pod-hours", "49 / 72; prices: bundled@2026-07-20"),
         (
             "Exposed to CNI permissions",
-            "0 cluster(s), 0 node(s), pods not counted; 0 ENI action(s); 2 cluster(s) unknown",
+            "0 cluster(s), 0 node(s), 0 pod(s); 0 ENI action(s); 2 cluster(s) unknown",
         ),
     ]
 
@@ -214,8 +215,8 @@ def test_dashboard_tiles_and_metrics(month: str) -> None:
     ) in page
     assert (
         '<div class="tile" id="kpi-cni-exposure"><span class="value">0</span><span class="name">'
-        "clusters exposing the CNI's permissions to pods (0 node(s); pods not counted; "
-        "2 unknown)</span></div>"
+        "pods exposed to the CNI's permissions (0 cluster(s), 0 node(s); "
+        "2 cluster(s) unknown)</span></div>"
     ) in page
     metrics = client.get("/metrics").text.splitlines()
     assert [line for line in metrics if line.startswith("cniguard_cni_incident_cost{")] == [
@@ -224,6 +225,7 @@ def test_dashboard_tiles_and_metrics(month: str) -> None:
     ]
     assert "cniguard_clusters_exposed_to_cni_permissions 0.0" in metrics
     assert "cniguard_nodes_exposed_to_cni_permissions 0.0" in metrics
+    assert "cniguard_pods_exposed_to_cni_permissions 0.0" in metrics
 
 
 def test_a_window_without_incidents_says_so(month: str) -> None:

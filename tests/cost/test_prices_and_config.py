@@ -16,11 +16,13 @@ def test_the_bundled_table_is_dated_and_names_its_source() -> None:
     table = bundled_table()
     assert (table.label, table.as_of, table.source) == (
         "bundled",
-        "2026-12-06",
-        "bundled@2026-12-06",
+        "2026-07-20",  # the generation date in Karpenter's zz_generated.pricing_aws*.go headers
+        "bundled@2026-07-20",
     )
+    # Karpenter's files hold us-east-1 and the two GovCloud regions (China is in CNY: left out)
+    assert sorted(table.prices) == ["us-east-1", "us-gov-east-1", "us-gov-west-1"]
     assert table.prices["us-east-1"]["m5.large"] == 0.096
-    assert table.prices["eu-west-1"]["m5.large"] == 0.107
+    assert table.prices["us-gov-west-1"]["m5.large"] == 0.121
 
 
 def test_precedence_config_then_live_then_bundled_then_unknown() -> None:
@@ -30,12 +32,12 @@ def test_precedence_config_then_live_then_bundled_then_unknown() -> None:
         book.price("us-east-1", "m5.large"),  # live price list
         book.price("us-east-1", "m5.xlarge"),  # bundled table
         book.price("us-east-1", "x9.huge"),  # nobody knows it
-        book.price("ap-south-2", "m5.large"),  # a region no table holds
+        book.price("eu-west-1", "m5.large"),  # a region no table holds
         book.price("us-east-1", None),  # no instance-type label
     ] == [
         Price(0.05, "config"),
         Price(0.1, "aws-price-list-api@2026-12-06T10:00:00Z"),
-        Price(0.192, "bundled@2026-12-06"),
+        Price(0.192, "bundled@2026-07-20"),
         Price(None, "unknown"),
         Price(None, "unknown"),
         Price(None, "unknown"),
@@ -44,7 +46,7 @@ def test_precedence_config_then_live_then_bundled_then_unknown() -> None:
 
 def test_discount_applies_to_list_prices_not_to_configured_ones() -> None:
     book = PriceBook(CostConfig(discount=0.25, prices={"c5.large": 0.05}))
-    assert book.price("us-east-1", "m5.large") == Price(0.072, "bundled@2026-12-06")
+    assert book.price("us-east-1", "m5.large") == Price(0.072, "bundled@2026-07-20")
     assert book.price("us-east-1", "c5.large") == Price(0.05, "config")
 
 

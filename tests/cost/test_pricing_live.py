@@ -98,7 +98,7 @@ def test_live_prices_feed_the_cost_evidence(aws: FakeAws) -> None:
     # m5.large 0.096 + c5.large 0.085 live; m5.xlarge not served: the bundled 0.192
     assert (block["not_ready_nodes_per_hour"], block["price_sources"]) == (
         0.373,
-        ["aws-price-list-api@2026-12-06T12:00:00Z", "bundled@2026-12-06"],
+        ["aws-price-list-api@2026-12-06T12:00:00Z", "bundled@2026-07-20"],
     )
 
 
@@ -134,7 +134,7 @@ def test_scan_reads_live_prices_when_configured(aws: FakeAws, tmp_path: Path) ->
     assert list(doc["coverage"]["collection"]["prices"]["prices"]) == ["us-east-1"]
     assert doc["kpis"]["cost"]["not_ready_nodes_per_hour"] == 0.277  # 2 x 0.096 + 0.085
     assert doc["kpis"]["cost"]["price_sources"][0].startswith("aws-price-list-api@")
-    assert json.loads(off.stdout)["kpis"]["cost"]["price_sources"] == ["bundled@2026-12-06"]
+    assert json.loads(off.stdout)["kpis"]["cost"]["price_sources"] == ["bundled@2026-07-20"]
 
 
 def test_an_unknown_profile_is_an_error_not_a_crash(aws: FakeAws) -> None:

@@ -92,6 +92,7 @@ RESOURCES = {
     )
 }
 _FIELD_ALIASES = {"source": "source.component"}
+_FIELD_DEFAULTS = {"spec.hostNetwork": "false"}  # the API selects an unset hostNetwork as false
 _SELECTOR_TERM = re.compile(
     r"^(!?)([\w./-]+)\s*(?:(==|=|!=)\s*([\w./-]*)|\s+(in|notin)\s+\((.*)\))?$"
 )
@@ -187,7 +188,7 @@ def _lookup(obj: dict[str, Any], path: str) -> str:
     for part in path.split("."):
         value = value.get(part) if isinstance(value, dict) else None
     if value is None:
-        return ""
+        return _FIELD_DEFAULTS.get(path, "")
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)

@@ -109,7 +109,7 @@ def test_kpis_over_thirty_days(history: str) -> None:
             "clusters_exposed": 0,
             "clusters_exposure_unknown": 5,
             "nodes_exposed": 0,
-            "pods_exposed": None,
+            "pods_exposed": 0,
             "actions": [],
         },
         "latest_run": None,

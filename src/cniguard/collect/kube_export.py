@@ -162,6 +162,8 @@ class _ExportReader:
                 self.collection.read.add(kube_field)
                 if kube_field == "pods":  # both pod lists were read
                     self.collection.pod_scopes |= {"aws-node", "workloads"}
+                    # and every Running pod, when the export says so (older ones do not)
+                    self.collection.running_read = entry.get("running_pods") is True
                 stated[kube_field] = True
             elif entry.get("read") is False:
                 operations = entry.get("operations")

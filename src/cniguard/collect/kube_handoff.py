@@ -53,6 +53,8 @@ def write_handoff(raw: RawRead, directory: Path, *, context: str | None) -> dict
             items = by_field.get(field, [])
             _write_json(directory / file_name, {"apiVersion": "v1", "kind": "List", "items": items})
             resources[field] = {"read": True, "file": file_name, "objects": len(items)}
+            if field == "pods":  # pods.json also holds every Running pod (slim): counts per node
+                resources[field]["running_pods"] = raw.running_pods
             continue
         (directory / file_name).unlink(missing_ok=True)  # a stale file from an earlier export
         gaps = [g for g in raw.gaps if g.what == GAP_WHAT[field]]

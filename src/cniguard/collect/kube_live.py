@@ -51,6 +51,9 @@ SERVER_TIMEOUTS = 2  # timed-out requests after which this API server is not cal
 Remaining = Callable[[], float | None]  # seconds left before the scan's deadline (None: none)
 AWS_NODE_PODS = f"k8s-app={AWS_NODE}"
 PENDING = "status.phase=Pending"  # stuck pods are Pending: never list every pod of the cluster
+# Pods that can reach a node's IMDS credentials: only counted per node, never kept (a selectable
+# pod field: kubernetes pkg/registry/core/pod/strategy.go ToSelectableFields)
+RUNNING = "spec.hostNetwork=false,status.phase=Running"
 EVENT_REASON_QUERIES = (
     (None, "reason=FailedCreatePodSandBox"),
     (None, "reason=MissingIAMPermissions"),
@@ -147,6 +150,7 @@ class RawRead:
     read: set[KubeField]
     gaps: list[Gap]
     collected_at: str
+    running_pods: bool = False  # every Running pod off the host network is among the pods
 
 
 def read_live_raw(api: client.ApiClient, *, cluster: str, context: str | None) -> RawRead:
@@ -156,7 +160,8 @@ def read_live_raw(api: client.ApiClient, *, cluster: str, context: str | None) -
     reader.raw = {}
     reader.read_all()
     parts = reader.collection.read - reader.collection.broken
-    return RawRead(reader.raw, parts, reader.collection.gaps, collected_at)
+    running = reader.collection.running_read
+    return RawRead(reader.raw, parts, reader.collection.gaps, collected_at, running)
 
 
 class _LiveReader:
@@ -187,6 +192,7 @@ class _LiveReader:
             self._list("/api/v1/pods", core.list_pod_for_all_namespaces, field_selector=PENDING),
         ]
         self._read("Pod", pods)
+        self._read_running()
         events = [
             self._list(
                 f"/api/v1/namespaces/{namespace}/events",
@@ -202,6 +208,29 @@ class _LiveReader:
         ]
         self._read("Event", events)
         self._read("Node", [self._list("/api/v1/nodes", core.list_node)])
+
+    def _read_running(self) -> None:
+        """Counts the Running pods off the host network per node. Not a read of "the pods":
+        alone, running pods would pass for "no stuck pods"."""
+        operation, call = self._list(
+            "/api/v1/pods", self.core.list_pod_for_all_namespaces, field_selector=RUNNING
+        )
+        try:
+            items = call()
+        except _ReadError as exc:
+            self.collection.gaps.append(
+                Gap(
+                    what=GAP_WHAT["pods"],
+                    reason=exc.reason,
+                    cluster=self.collection.cluster,
+                    operation=operation,
+                    error_code=exc.code,
+                )
+            )
+            return
+        self.collection.add_running(items, resource=operation)
+        if self.raw is not None:
+            self._keep("Pod", [_slim_pod(i) for i in items])
 
     def _read(self, kind: str, requests: list[_Request]) -> None:
         """Runs every request of one part; the part counts as read only if all of them succeed."""
@@ -305,7 +334,8 @@ class _LiveReader:
         except urllib3.exceptions.HTTPError as exc:
             cause = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
             if isinstance(cause, urllib3.exceptions.TimeoutError) and not isinstance(
-                cause, urllib3.exceptions.NewConnectionError  # refused: fast, not a timeout
+                cause,
+                urllib3.exceptions.NewConnectionError,  # refused: fast, not a timeout
             ):
                 self.timeouts += 1
             raise _ReadError(f"no answer from the API server: {exc}", type(exc).__name__) from None
@@ -314,6 +344,19 @@ class _LiveReader:
         if not isinstance(body, dict):
             raise _ReadError("the API answered with a non-object JSON value", "MalformedResponse")
         return body
+
+
+def _slim_pod(item: Any) -> Any:
+    """What a pod count needs: name, node, host network and phase (exports stay small)."""
+    if not isinstance(item, dict):
+        return item
+    spec, status = item.get("spec"), item.get("status")
+    spec = spec if isinstance(spec, dict) else {}
+    return {
+        "metadata": {"namespace": _meta(item, "namespace"), "name": _meta(item, "name")},
+        "spec": {k: spec[k] for k in ("nodeName", "hostNetwork") if k in spec},
+        "status": {"phase": status.get("phase")} if isinstance(status, dict) else {},
+    }
 
 
 def _meta(obj: JsonDict, key: str) -> str:

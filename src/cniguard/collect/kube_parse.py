@@ -8,6 +8,7 @@ pods, CNI events, nodes, aws-auth) and knows which kinds were read at all, so th
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
@@ -290,6 +291,9 @@ class KubeCollection:
     # which pods were listed: "aws-node" (kube-system) and/or "workloads" (other namespaces);
     # a live read lists both
     pod_scopes: set[str] = field(default_factory=set)
+    # every Running pod (not on the host network) was listed: its counts per node are complete
+    running_read: bool = False
+    _running: dict[tuple[str, str], str] = field(default_factory=dict, init=False)  # pod -> node
     _malformed: dict[KubeField, int] = field(default_factory=dict, init=False)
     _unexamined: set[KubeField] = field(default_factory=set, init=False)
 
@@ -331,6 +335,32 @@ class KubeCollection:
             else:
                 self._void(kind, f"a {kind} list item is not an object", resource)
 
+    def add_running(self, items: Iterable[Any], *, resource: str) -> None:
+        """The list of every Running pod off the host network: only counted per node. A bad
+        item leaves the counts unknown (with a Gap); the pods part is untouched."""
+        try:
+            for item in items:
+                if not isinstance(item, dict):
+                    raise MalformedObject("a Pod list item is not an object")
+                self._count_running(_validate(shapes.PodObject, item))
+        except MalformedObject as exc:
+            self.gaps.append(
+                Gap(
+                    what=GAP_WHAT["pods"],
+                    reason=f"running pods not counted: {exc}",
+                    cluster=self.cluster,
+                    resource=resource,
+                )
+            )
+            return
+        self.running_read = True
+
+    def _count_running(self, pod: shapes.PodObject) -> None:
+        """A pod that can reach its node's IMDS: Running, scheduled, not on the host network."""
+        if pod.status.phase == "Running" and not pod.spec.host_network and pod.spec.node_name:
+            key = (pod.metadata.namespace or "default", pod.metadata.name or "")
+            self._running[key] = pod.spec.node_name
+
     def _void(self, kind: str, reason: str, resource: str | None) -> None:
         """Something of ``kind`` could not be used: its part becomes unread, with a Gap."""
         kube_field = KIND_FIELDS[kind]
@@ -353,6 +383,7 @@ class KubeCollection:
         elif kind == "Pod":
             shape = _validate(shapes.PodObject, obj)
             pod = _pod(shape, origin)
+            self._count_running(shape)
             if _is_aws_node_pod(pod) or _is_stuck(shape):
                 self._pods[(pod.namespace, pod.name)] = pod
         elif kind == "Event":
@@ -386,7 +417,14 @@ class KubeCollection:
             # only meaningful when pods were read at all (otherwise `pods` is None)
             aws_node_pods_read="aws-node" in self.pod_scopes or "pods" not in self.read,
             workload_pods_read="workloads" in self.pod_scopes or "pods" not in self.read,
+            running_pods_by_node=self._running_counts(),
         )
+
+    def _running_counts(self) -> dict[str, int] | None:
+        """Running pods off the host network per node; None unless all of them were listed."""
+        if not self.running_read or "pods" in self.broken:
+            return None
+        return dict(sorted(Counter(self._running.values()).items()))
 
 
 def _sorted(objects: dict[Any, Any]) -> tuple[Any, ...]:

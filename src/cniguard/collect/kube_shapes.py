@@ -72,6 +72,7 @@ class PodSpec(_Shape):
     service_account_name: str | None = None
     service_account: str | None = None  # deprecated alias the API still fills
     containers: list[ContainerSpec] | None = None
+    host_network: bool | None = None
 
 
 class PodStatus(_Shape):

@@ -38,4 +38,5 @@ def _exposure(view: ClusterView) -> dict[str, Any] | None:
             "actions": [],
             "node_groups": [],
             "nodes_exposed": None,
+            "pods_exposed": None,
         }

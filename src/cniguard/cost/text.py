@@ -49,10 +49,11 @@ def report_facts(kpis: dict[str, Any]) -> tuple[tuple[str, str], ...]:
 
 
 def exposure_text(exposure: dict[str, Any]) -> str:
-    nodes = exposure["nodes_exposed"]
+    nodes, pods = exposure["nodes_exposed"], exposure["pods_exposed"]
     text = (
         f"{exposure['clusters_exposed']} cluster(s), "
-        f"{'unknown' if nodes is None else nodes} node(s), pods not counted; "
+        f"{'unknown' if nodes is None else nodes} node(s), "
+        f"{'unknown' if pods is None else pods} pod(s); "
         f"{len(exposure['actions'])} ENI action(s)"
     )
     unknown = exposure["clusters_exposure_unknown"]

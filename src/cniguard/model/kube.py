@@ -129,3 +129,7 @@ class KubeState:
     # and the other then counts as not read.
     aws_node_pods_read: bool = True
     workload_pods_read: bool = True
+    # Running pods not on the host network, counted per node (spec.nodeName): the pods that can
+    # reach the node's IMDS credentials. Only the counts are kept, never the pods. None: the list
+    # of every Running pod was not read (exposure unknown); a node absent from it runs none.
+    running_pods_by_node: dict[str, int] | None = None

@@ -179,6 +179,7 @@ def cni_permission_exposure(
         exposure_of[scan_id] = block if isinstance(block, dict) else None
     exposed = unknown = 0
     nodes: int | None = 0
+    pods: int | None = 0
     actions: set[str] = set()
     for arn, scan_id in rows:
         block = exposure_of.get(scan_id)
@@ -195,11 +196,13 @@ def cni_permission_exposure(
         actions.update(mine.get("actions", ()))
         count = mine.get("nodes_exposed")
         nodes = None if nodes is None or count is None else nodes + int(count)
+        running = mine.get("pods_exposed")  # None too in scans stored before pods were counted
+        pods = None if pods is None or running is None else pods + int(running)
     return {
         "clusters_exposed": exposed,
         "clusters_exposure_unknown": unknown,
         "nodes_exposed": nodes,
-        "pods_exposed": None,
+        "pods_exposed": pods,
         "actions": sorted(actions),
     }
 

@@ -166,6 +166,13 @@ class StoreCollector(Collector):
                 "Nodes whose pods can use node-role credentials granting the CNI's ENI actions.",
                 value=exposure["nodes_exposed"],
             )
+        if exposure["pods_exposed"] is not None:
+            yield GaugeMetricFamily(
+                "cniguard_pods_exposed_to_cni_permissions",
+                "Running pods off the host network that can use node-role credentials granting "
+                "the CNI's ENI actions.",
+                value=exposure["pods_exposed"],
+            )
 
     def _last_scan(self) -> Iterator[GaugeMetricFamily]:
         with Session(self.engine) as session:
