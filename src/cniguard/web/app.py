@@ -22,6 +22,7 @@ from cniguard.store.finding_search import (
     FINDING_SORTS,
     LISTED_STATES,
     FindingFilter,
+    IncidentFilter,
     count_findings_matching,
     count_incidents_matching,
     search_findings,
@@ -67,6 +68,57 @@ Limit = Query(None, ge=1, le=MAX_LIMIT, description="At most this many items (de
 PagedLimit = Query(API_PAGE, ge=1, le=MAX_API_PAGE, description="Items per page.")
 Offset = Query(0, ge=0, le=MAX_OFFSET, description="Skip this many items first.")
 Many = Annotated[list[str] | None, Query()]  # a parameter that may repeat
+
+
+def _findings(
+    state: Many = None,
+    severity: Many = None,
+    rule: Many = None,
+    account: str | None = None,
+    region: str | None = None,
+    environment: str | None = None,
+    production: str | None = None,
+    cluster: str | None = None,
+    name: str | None = None,
+    sort: str | None = None,
+) -> FindingFilter:
+    """The query parameters of /findings and /api/findings, declared once."""
+    return finding_filter(
+        state=state,
+        severity=severity,
+        rule=rule,
+        account=account,
+        region=region,
+        environment=environment,
+        production=production,
+        cluster=cluster,
+        name=name,
+        sort=sort,
+    )
+
+
+def _incidents(
+    state: str | None = None,
+    severity: Many = None,
+    rule: Many = None,
+    cluster: str | None = None,
+    since: str | None = None,
+    mttr: str | None = None,
+) -> IncidentFilter:
+    """The query parameters of /incidents and /api/incidents, declared once."""
+    return incident_filter(
+        state=state,
+        severity=severity,
+        rule=rule,
+        cluster=cluster,
+        since=since,
+        mttr=mttr,
+        now=dt.datetime.now(dt.UTC),
+    )
+
+
+Findings = Annotated[FindingFilter, Depends(_findings)]
+Incidents = Annotated[IncidentFilter, Depends(_incidents)]
 
 
 class KpiCache:
@@ -298,30 +350,9 @@ def create_app(
     @app.get("/findings", response_class=HTMLResponse)
     def findings_page(
         request: Request,
-        state: Many = None,
-        severity: Many = None,
-        rule: Many = None,
-        account: str | None = None,
-        region: str | None = None,
-        environment: str | None = None,
-        production: str | None = None,
-        cluster: str | None = None,
-        name: str | None = None,
-        sort: str | None = None,
+        flt: Findings,
         page_number: int = PageNumber,
     ) -> HTMLResponse:
-        flt = finding_filter(
-            state=state,
-            severity=severity,
-            rule=rule,
-            account=account,
-            region=region,
-            environment=environment,
-            production=production,
-            cluster=cluster,
-            name=name,
-            sort=sort,
-        )
         pages = Pager(
             "/findings",
             tuple(kept(request, "page")),
@@ -333,7 +364,7 @@ def create_app(
             findings=search_findings(engine, flt, limit=PAGE_SIZE, offset=pages.offset),
             pages=pages,
             flt=flt,
-            raw={"production": production or ""},
+            raw={"production": request.query_params.get("production", "")},
             choices=cluster_choices(engine),
             states=LISTED_STATES,
             severities=SEVERITIES,
@@ -343,23 +374,9 @@ def create_app(
     @app.get("/incidents", response_class=HTMLResponse)
     def incidents_page(
         request: Request,
-        state: str | None = None,
-        severity: Many = None,
-        rule: Many = None,
-        cluster: str | None = None,
-        since: str | None = None,
-        mttr: str | None = None,
+        flt: Incidents,
         page_number: int = PageNumber,
     ) -> HTMLResponse:
-        flt = incident_filter(
-            state=state,
-            severity=severity,
-            rule=rule,
-            cluster=cluster,
-            since=since,
-            mttr=mttr,
-            now=dt.datetime.now(dt.UTC),
-        )
         pages = Pager(
             "/incidents",
             tuple(kept(request, "page")),
@@ -371,7 +388,7 @@ def create_app(
             incidents=search_incidents(engine, flt, limit=PAGE_SIZE, offset=pages.offset),
             pages=pages,
             flt=flt,
-            since=since or "",
+            since=request.query_params.get("since", ""),
             mttr_rules=MTTR_RULES,
             severities=SEVERITIES,
         )
@@ -399,55 +416,20 @@ def create_app(
     @app.get("/api/findings")
     def api_findings(
         request: Request,
-        state: Many = None,
-        severity: Many = None,
-        rule: Many = None,
-        account: str | None = None,
-        region: str | None = None,
-        environment: str | None = None,
-        production: str | None = None,
-        cluster: str | None = None,
-        name: str | None = None,
-        sort: str | None = None,
+        flt: Findings,
         limit: int = PagedLimit,
         offset: int = Offset,
     ) -> JSONResponse:
-        flt = finding_filter(
-            state=state,
-            severity=severity,
-            rule=rule,
-            account=account,
-            region=region,
-            environment=environment,
-            production=production,
-            cluster=cluster,
-            name=name,
-            sort=sort,
-        )
         items = search_findings(engine, flt, limit=limit, offset=offset)
         return paged(request, items, limit, offset, count_findings_matching(engine, flt))
 
     @app.get("/api/incidents")
     def api_incidents(
         request: Request,
-        state: str | None = None,
-        severity: Many = None,
-        rule: Many = None,
-        cluster: str | None = None,
-        since: str | None = None,
-        mttr: str | None = None,
+        flt: Incidents,
         limit: int = PagedLimit,
         offset: int = Offset,
     ) -> JSONResponse:
-        flt = incident_filter(
-            state=state,
-            severity=severity,
-            rule=rule,
-            cluster=cluster,
-            since=since,
-            mttr=mttr,
-            now=dt.datetime.now(dt.UTC),
-        )
         items = search_incidents(engine, flt, limit=limit, offset=offset)
         return paged(request, items, limit, offset, count_incidents_matching(engine, flt))
 
