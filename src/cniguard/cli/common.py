@@ -274,7 +274,17 @@ def emit(
     write_output(text, output, f"{fmt.value} report")
     if db is not None:
         from cniguard.store.database import display_url, resolve_url
+        from cniguard.store.repository import stored_scan_of
 
-        scan_id = store_report_opt(db, report)
-        typer.echo(f"cniguard: stored scan {scan_id} in {display_url(resolve_url(db))}", err=True)
+        where = display_url(resolve_url(db))
+        existing = stored_scan_of(db, report)
+        if existing is not None:
+            typer.echo(
+                f"cniguard: this inventory is already stored as scan {existing} in {where} "
+                "(nothing added)",
+                err=True,
+            )
+        else:
+            scan_id = store_report_opt(db, report)
+            typer.echo(f"cniguard: stored scan {scan_id} in {where}", err=True)
     raise typer.Exit(exit_code(report, fail_on, fail_on_incomplete))

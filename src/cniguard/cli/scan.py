@@ -3,6 +3,7 @@ saved inventory, and the auditor's own least-privilege policy."""
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import inspect
 import json
@@ -11,6 +12,7 @@ import re
 import sys
 import typing
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -34,6 +36,7 @@ from cniguard.cli.common import (
 )
 from cniguard.cli.securityhub import SecurityHubOpt, YesOpt, export_securityhub
 from cniguard.collect.options import LiveOptions  # light: dataclasses only
+from cniguard.model.finding import Report
 from cniguard.model.inventory import Inventory
 
 InventoryOpt = Annotated[
@@ -312,11 +315,14 @@ def scan(
             raise fail(str(exc)) from None
     cfg = load_config_opt(config)
     inv = load_inventory_opt(inventory) if inventory is not None else run_collection(live)
+    saved = saved_marks(inv) if inventory is not None else None
     if cfg.cost.live_prices:  # FinOps: opt-in Price List API read (docs/finops.md)
         from cniguard.collect.aws.pricing import live_prices
 
         inv = live_prices(inv, live.profile)
-    report = evaluate(inv, cfg)
+    report = evaluate(inv, cfg, generated_at=saved.generated_at if saved else None)
+    if saved is not None:
+        report = saved.mark(report)
     if run_id is not None:
         report = tag_run(report, run_id, live.shard)
     if securityhub:
@@ -329,6 +335,31 @@ def scan(
         fail_on_incomplete=fail_on_incomplete,
         db=db,
     )
+
+
+@dataclass(frozen=True)
+class SavedMarks:
+    """What a report of a saved inventory keeps from it: when it was collected (the report is
+    dated then, so a late `scan --inventory` is stored at its true time) and its fingerprint (so
+    storing the same inventory twice adds no second scan)."""
+
+    generated_at: str | None
+    fingerprint: str
+
+    def mark(self, report: Report) -> Report:
+        coverage = {**report.coverage, "inventory_fingerprint": self.fingerprint}
+        return replace(report, coverage=coverage)
+
+
+def saved_marks(inv: Inventory) -> SavedMarks:
+    from cniguard.model.codec import inventory_fingerprint
+
+    try:
+        dt.datetime.fromisoformat(inv.generated_at)
+        collected: str | None = inv.generated_at
+    except ValueError:
+        collected = None  # not a timestamp: the report is dated now, as before
+    return SavedMarks(collected, inventory_fingerprint(inv))
 
 
 def load_inventory_opt(path: Path) -> Inventory:

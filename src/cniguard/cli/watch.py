@@ -109,7 +109,7 @@ def scan_report(
     inventory: Path | None, demo: bool, config: Path | None, live: LiveOptions
 ) -> Report:
     """One evaluation, exactly as `scan` (live or --inventory) or `demo` makes it."""
-    from cniguard.cli.scan import load_inventory_opt, run_collection
+    from cniguard.cli.scan import load_inventory_opt, run_collection, saved_marks
     from cniguard.engine import evaluate
 
     if demo:
@@ -118,5 +118,8 @@ def scan_report(
         cfg = load_config_opt(config) if config else demo_config()
         return evaluate(build_fleet(), cfg)
     cfg = load_config_opt(config)
-    inv = load_inventory_opt(inventory) if inventory is not None else run_collection(live)
-    return evaluate(inv, cfg)
+    if inventory is None:
+        return evaluate(run_collection(live), cfg)
+    inv = load_inventory_opt(inventory)
+    saved = saved_marks(inv)  # stored at its collection time, once however often it is scanned
+    return saved.mark(evaluate(inv, cfg, generated_at=saved.generated_at))

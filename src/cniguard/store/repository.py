@@ -49,6 +49,27 @@ def save_report(url: str, report: Report) -> int:
     return with_write_retries(engine, lambda conn: write_report(conn, report))
 
 
+def stored_scan_of(url: str, report: Report) -> int | None:
+    """The scan that already holds this report's saved inventory (same collection time and
+    fingerprint), if any: storing it again adds nothing."""
+    with Session(get_engine(url)) as session:
+        return _same_inventory(session, report)
+
+
+def _same_inventory(session: Session, report: Report) -> int | None:
+    fingerprint = report.coverage.get("inventory_fingerprint")
+    if not isinstance(fingerprint, str):
+        return None  # a live scan: every run is a new observation
+    at = parse_time(report.generated_at)
+    same_day = select(Scan).where(Scan.day == at.date().isoformat(), Scan.kind == report.kind)
+    for scan in session.scalars(same_day):
+        if as_utc(scan.generated_at) == at and (
+            scan.coverage.get("inventory_fingerprint") == fingerprint
+        ):
+            return scan.id
+    return None
+
+
 def evidence_count(evidence: dict[str, Any], key: str) -> int:
     """How many pods/nodes a failing symptom finding counts (at least one when it omits it)."""
     value = evidence.get(key)
@@ -73,6 +94,9 @@ def write_report(conn: Connection, report: Report) -> int:
     except RunError as exc:
         raise StoreError(str(exc)) from None
     with Session(bind=conn, autoflush=False) as session:
+        stored = _same_inventory(session, report)
+        if stored is not None:
+            return stored
         if run is not None:
             _check_run(session, run)
         scan = Scan(
