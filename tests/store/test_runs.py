@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select, text
 from typer.testing import CliRunner
 
 from cniguard.cli.main import app
+from cniguard.cli.store import kpi_table
 from cniguard.model.finding import Report
 from cniguard.store import save_report
 from cniguard.store.database import StoreError, get_engine, upgrade
@@ -19,6 +21,7 @@ from cniguard.store.kpi import compute_kpis
 from cniguard.store.runs import run_coverage
 from cniguard.store.schema import ClusterLatest, Scan, ScanCluster, StoredFinding
 from cniguard.store.scope import RunError, RunTag, run_of, tag_run
+from cniguard.web.app import create_app
 
 from .factory import cluster, finding, report
 
@@ -86,6 +89,17 @@ def test_a_missing_shard_resolves_nothing_and_names_what_was_not_read(db_url: st
     }
     kpis = compute_kpis(get_engine(db_url))
     assert kpis["latest_run"] == coverage.as_json()
+    row = next(line for line in kpi_table(kpis).splitlines() if line.startswith("Latest run"))
+    assert row.split("  ")[-1].strip() == (
+        f"nightly-2: INCOMPLETE, 1/2 shard(s) stored (missing: 1); not read: {ACCOUNTS[1]}, "
+        f"{ACCOUNTS[3]}"
+    )
+    overview = TestClient(create_app(db_url)).get("/").text
+    assert (
+        '<p class="warning" id="run-incomplete">Run nightly-2 is incomplete: 1/2 shard(s) stored; '
+        "2 account(s) not read. Findings where it did not read stay as the last scan that read "
+        "them left them.</p>"
+    ) in overview
 
 
 def test_a_whole_run_is_complete_and_unread_regions_are_named(db_url: str) -> None:

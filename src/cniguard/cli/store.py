@@ -43,6 +43,24 @@ def _duration(text: str, option: str) -> float:
         raise fail(f"{option}: {exc}") from None
 
 
+def _run_rows(run: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The newest sharded run (``--run-id``): complete, or which shards and accounts it lacks."""
+    if not run:
+        return []
+    stored = f"{len(run['shards_stored'])}/{run['shards']} shard(s) stored"
+    if run["complete"]:
+        return [("Latest run", f"{run['run_id']}: complete, {stored}")]
+    missing = ", ".join(str(i) for i in run["shards_missing"]) or "none"
+    unread = sorted({str(item["account"]) for item in run["not_read"]})
+    accounts = ", ".join(unread[:5]) + (f" and {len(unread) - 5} more" if len(unread) > 5 else "")
+    detail = f"INCOMPLETE, {stored} (missing: {missing})"
+    if unread:
+        detail += f"; not read: {accounts}"
+    if not run["accounts_known"]:
+        detail += "; the run's account list is unknown"
+    return [("Latest run", f"{run['run_id']}: {detail}")]
+
+
 def kpi_table(kpis: dict[str, Any]) -> str:
     """The KPIs as aligned text: one line per figure, then the daily trend."""
     from cniguard.cost.text import kpi_rows
@@ -70,6 +88,7 @@ def kpi_table(kpis: dict[str, Any]) -> str:
             else f"{mttr['cni_incidents']} h over {mttr['resolved_incidents']} incident(s)",
         ),
         ("Coverage", pct(kpis["coverage_pct"])),
+        *_run_rows(kpis.get("latest_run")),
         *kpi_rows(kpis),  # FinOps: cniguard/cost/text.py
     ]
     width = max(len(name) for name, _ in rows)
