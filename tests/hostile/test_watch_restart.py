@@ -18,9 +18,8 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from fakes.tcp_gate import TcpGate
-
-from .conftest import pg_base_url
-from .test_alerting_and_cli import Receiver
+from store.conftest import pg_base_url
+from store.test_alerting_and_cli import Receiver
 
 
 @pytest.fixture

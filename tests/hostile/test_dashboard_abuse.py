@@ -19,8 +19,7 @@ import uvicorn
 
 from cniguard.web.app import create_app
 from cniguard.web.serving import LOG_BURST, Limits, RepeatLimit, bounded_config
-
-from .fleet import build_store
+from web.fleet import build_store
 
 LIMITS = Limits(max_connections=40, header_timeout=1.0, keep_alive=1)
 
