@@ -273,11 +273,16 @@ def emit(
         raise fail(str(exc)) from None
     write_output(text, output, f"{fmt.value} report")
     if db is not None:
-        from cniguard.store.database import display_url, resolve_url
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from cniguard.store.database import display_url, resolve_url, store_error
         from cniguard.store.repository import stored_scan_of
 
         where = display_url(resolve_url(db))
-        existing = stored_scan_of(db, report)
+        try:
+            existing = stored_scan_of(db, report)
+        except (SQLAlchemyError, OSError) as exc:  # the store went away since it was opened
+            raise fail(str(store_error(db, exc))) from None
         if existing is not None:
             typer.echo(
                 f"cniguard: this inventory is already stored as scan {existing} in {where} "

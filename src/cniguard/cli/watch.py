@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -66,28 +67,27 @@ def watch(
     # command: one line, exit 2. Only an outage after a good start is waited out.
     open_store_opt(db)
 
-    down = (SQLAlchemyError, CommandError, OSError)  # what a restarting or full store raises
+    def guarded(work: Callable[[], int]) -> int:
+        """``work`` on the store; what a restarting, unreachable or full store raises becomes
+        StoreUnavailable, one masked line."""
+        try:
+            return work()
+        except StoreError as exc:
+            raise StoreUnavailable(str(exc)) from None
+        except (SQLAlchemyError, CommandError, OSError) as exc:
+            raise StoreUnavailable(str(store_error(db, exc))) from None
 
     def store(report: Report) -> int:
         from cniguard.store import save_report
 
-        try:
-            open_store(db)  # migrates on first success; cached afterwards
+        def write() -> int:
+            open_store(db)  # migrates on its first success; cached afterwards
             return save_report(db, report)
-        except StoreError as exc:
-            raise StoreUnavailable(str(exc)) from None
-        except down as exc:
-            raise StoreUnavailable(str(store_error(db, exc))) from None
+
+        return guarded(write)
 
     def alert() -> int:
-        if not webhook:
-            return 0
-        try:
-            return deliver(open_store(db), webhook, alert_on.value)
-        except StoreError as exc:
-            raise StoreUnavailable(str(exc)) from None
-        except down as exc:
-            raise StoreUnavailable(str(store_error(db, exc))) from None
+        return guarded(lambda: deliver(open_store(db), webhook, alert_on.value)) if webhook else 0
 
     def notify(message: str) -> None:
         if webhook:
