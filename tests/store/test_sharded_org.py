@@ -64,6 +64,9 @@ class Runs:
     org: list[OrgCluster]  # as it is now (after run B); the fake still serves it
 
 
+TIMED_OUT = {"EndpointUnresponsive", "ReadTimeoutError", "ConnectTimeoutError"}
+
+
 def _collect(
     org: list[OrgCluster], folder: Path, shard: tuple[int, int] | None, accounts: list[str]
 ) -> Inventory:
@@ -77,7 +80,13 @@ def _collect(
         kube_exports=exports,
         call_timeout=120.0,  # moto answers in this process, on a shared machine: slow, not dead
     )
-    return collect_live(options)
+    inventory = collect_live(options)
+    if any(g.error_code in TIMED_OUT for g in inventory.gaps):
+        # The in-process moto stalled (seen once in three CI runs, every later call then failing
+        # fast as EndpointUnresponsive): the environment, not the code under test. The reads are
+        # read-only, so read once more; the tests still require a collection without gaps.
+        inventory = collect_live(options)
+    return inventory
 
 
 @pytest.fixture(scope="module")
